@@ -1,0 +1,86 @@
+# Makefile - chat.fcgi and chat-poller; `make help` lists the targets.
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WERROR   ?= -Werror
+WARN      = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla \
+            -Wcast-qual -Wpointer-arith
+ALL_CPPFLAGS = -I. -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(CPPFLAGS)
+ALL_CFLAGS   = -std=c11 $(WARN) $(WERROR) $(SAN) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS  = $(SAN) $(LDFLAGS)
+
+ifeq ($(SANITIZE),1)
+BUILD := build/asan
+SAN    = -fsanitize=address,undefined -fno-sanitize-recover=all \
+         -fno-omit-frame-pointer
+else
+BUILD := build/release
+endif
+
+COMMON_SRC = $(wildcard common/*.c)
+FCGI_SRC   = $(wildcard fcgi/*.c)
+POLLER_SRC = $(wildcard poller/*.c)
+UNIT_SRC   = $(wildcard tests/unit/*.c)
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
+FCGI_OBJ   = $(FCGI_SRC:%.c=$(BUILD)/%.o)
+POLLER_OBJ = $(POLLER_SRC:%.c=$(BUILD)/%.o)
+
+COMMON_LIBS = -lhiredis -ljson-c -luuid -lsodium -lnettle
+FCGI_LIBS   = -lfcgi $(COMMON_LIBS) -lpthread
+POLLER_LIBS = -levent $(COMMON_LIBS)
+
+PROGRAMS = $(BUILD)/chat.fcgi
+ifneq ($(POLLER_SRC),)
+PROGRAMS += $(BUILD)/chat-poller
+endif
+UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test test-release test-asan lint format clean help bench
+
+all: $(PROGRAMS) $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/chat.fcgi: $(FCGI_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS)
+
+$(BUILD)/chat-poller: $(POLLER_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(POLLER_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+
+deps:
+	@bash tools/deps.sh
+
+# Installs what is missing, builds, starts Redis + chat-poller + lighttpd on
+# http://127.0.0.1:8080 with data in ./var; Ctrl-C stops everything.
+run: deps all
+	@bash tools/stack.sh run
+
+# Installs what is missing, builds both ways, runs every suite against real
+# servers; the last line is "N passed, N failed".
+test: deps
+	@bash tools/test.sh
+
+lint:
+	@bash tools/lint.sh
+
+format:
+	clang-format -i $(COMMON_SRC) $(FCGI_SRC) $(POLLER_SRC) $(UNIT_SRC) \
+	    $(wildcard common/*.h fcgi/*.h poller/*.h)
+
+bench: deps all
+	@bash bench/api.sh
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make run | test | lint | format | bench | clean  [SANITIZE=1]"
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,105 @@
+/* auth.c - password hashing and verification, identifiers. */
+#include <errno.h>
+#include <semaphore.h>
+#include <string.h>
+
+#include <nettle/md5.h>
+#include <uuid/uuid.h>
+
+#include "common/auth.h"
+
+static sem_t hash_slots;
+static int hash_slots_ready;
+static unsigned long long ops_limit;
+static size_t mem_limit;
+
+int auth_init(const struct config *cfg)
+{
+    if (sodium_init() < 0)
+        return -1;
+    ops_limit = (unsigned long long)cfg->pwhash_ops;
+    mem_limit = (size_t)cfg->pwhash_mem;
+    if (!hash_slots_ready) {
+        if (sem_init(&hash_slots, 0, (unsigned)cfg->pwhash_concurrency))
+            return -1;
+        hash_slots_ready = 1;
+    }
+    return 0;
+}
+
+void auth_cleanup(void)
+{
+    if (hash_slots_ready) {
+        sem_destroy(&hash_slots);
+        hash_slots_ready = 0;
+    }
+}
+
+static void slot_take(void)
+{
+    while (sem_wait(&hash_slots) != 0 && errno == EINTR)
+        ;
+}
+
+enum chat_err auth_hash_password(const char *pw, size_t len,
+                                 char out[AUTH_HASH_MAX],
+                                 struct chat_error *e)
+{
+    int rc;
+
+    slot_take();
+    rc = crypto_pwhash_str_alg(out, pw, len, ops_limit, mem_limit,
+                               crypto_pwhash_ALG_ARGON2ID13);
+    sem_post(&hash_slots);
+    if (rc != 0)
+        return chat_fail(e, CHAT_E_INTERNAL, "password hashing failed");
+    return CHAT_OK;
+}
+
+int auth_verify_password(const char *stored, size_t stored_len,
+                         const char *pw, size_t len)
+{
+    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
+    int ok;
+
+    if (stored_len > 9 && strncmp(stored, "$argon2id", 9) == 0) {
+        char hash[AUTH_HASH_MAX];
+        if (stored_len >= sizeof hash)
+            return 0;
+        memcpy(hash, stored, stored_len);
+        hash[stored_len] = '\0';
+        slot_take();
+        ok = crypto_pwhash_str_verify(hash, pw, len) == 0;
+        sem_post(&hash_slots);
+        return ok;
+    }
+    /* Plaintext record of the original server: compare digests so neither
+     * the content nor the length leaks through timing. */
+    crypto_generichash(a, sizeof a, (const unsigned char *)stored,
+                       stored_len, NULL, 0);
+    crypto_generichash(b, sizeof b, (const unsigned char *)pw, len, NULL, 0);
+    return sodium_memcmp(a, b, sizeof a) == 0;
+}
+
+void auth_new_uuid(char out[37])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+void auth_username_md5(const char *name, size_t len, char out[33])
+{
+    struct md5_ctx ctx;
+    uint8_t d[MD5_DIGEST_SIZE];
+    static const char hex[] = "0123456789abcdef";
+
+    md5_init(&ctx);
+    md5_update(&ctx, len, (const uint8_t *)name);
+    md5_digest(&ctx, sizeof d, d);
+    for (size_t i = 0; i < sizeof d; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[32] = '\0';
+}

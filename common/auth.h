@@ -1,0 +1,36 @@
+/* auth.h - passwords (argon2id via libsodium, bounded concurrency), access
+ * keys and the other random and derived identifiers of the data model. */
+#ifndef CHAT_AUTH_H
+#define CHAT_AUTH_H
+
+#include <stddef.h>
+#include <sodium.h>
+
+#include "common/config.h"
+#include "common/errors.h"
+
+#define AUTH_HASH_MAX crypto_pwhash_STRBYTES
+
+/* sodium_init and the hash semaphore. Returns 0 or -1. */
+int auth_init(const struct config *cfg);
+void auth_cleanup(void);
+
+/* argon2id string of pw into out. At most cfg->pwhash_concurrency run at
+ * once (each takes pwhash_mem bytes). Returns CHAT_OK or CHAT_E_INTERNAL. */
+enum chat_err auth_hash_password(const char *pw, size_t len,
+                                 char out[AUTH_HASH_MAX],
+                                 struct chat_error *e);
+
+/* Nonzero when pw matches stored: an argon2id string, or the plaintext an
+ * original Go server wrote (compared in constant time). */
+int auth_verify_password(const char *stored, size_t stored_len,
+                         const char *pw, size_t len);
+
+/* A random (uuid4) identifier, lowercase canonical. Access keys, sessions,
+ * users, channels and messages all use it. */
+void auth_new_uuid(char out[37]);
+
+/* Lowercase md5 hex of the raw name bytes (usersUsernameListIndex). */
+void auth_username_md5(const char *name, size_t len, char out[33]);
+
+#endif

@@ -1,0 +1,136 @@
+/* config.c - the settings table: {variable, default, parser, offset}. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "common/config.h"
+
+enum kind { K_INT, K_LONG, K_STR, K_LEVEL };
+
+struct setting {
+    const char *name;
+    const char *def;
+    enum kind kind;
+    size_t offset;
+    size_t size; /* K_STR: buffer size */
+    long min, max;
+};
+
+#define STR(field) .kind = K_STR, .offset = offsetof(struct config, field),   \
+                   .size = sizeof(((struct config *)0)->field)
+#define INT(field, lo, hi) .kind = K_INT,                                      \
+                   .offset = offsetof(struct config, field), .min = lo, .max = hi
+
+static const struct setting settings[] = {
+    {.name = "REDIS_ADDRESS", .def = "127.0.0.1:6379", STR(redis_address)},
+    {.name = "REDIS_PASSWORD", .def = "", STR(redis_password)},
+    {.name = "CHAT_REDIS_TIMEOUT_MS", .def = "2000", INT(redis_timeout_ms, 10, 60000)},
+    {.name = "CHAT_THREADS", .def = "8", INT(threads, 1, 1024)},
+    {.name = "CHAT_PWHASH_OPSLIMIT", .def = "2", INT(pwhash_ops, 1, 100)},
+    {.name = "CHAT_PWHASH_MEMLIMIT", .def = "67108864", .kind = K_LONG,
+     .offset = offsetof(struct config, pwhash_mem), .min = 8192,
+     .max = 1073741824L},
+    {.name = "CHAT_PWHASH_CONCURRENCY", .def = "2", INT(pwhash_concurrency, 1, 64)},
+    {.name = "CHAT_MSG_RATE", .def = "100", INT(msg_rate, 0, 1000000000)},
+    {.name = "CHAT_SIGNIN_FAILS", .def = "10", INT(signin_fails, 0, 1000000)},
+    {.name = "CHAT_KEY_TTL", .def = "86400", INT(key_ttl, 1, 100000000)},
+    {.name = "CHAT_SESSION_TTL", .def = "3600", INT(session_ttl, 1, 100000000)},
+    {.name = "CHAT_EVENTS_MAXLEN", .def = "10000", INT(events_maxlen, 10, 100000000)},
+    {.name = "CHAT_LOG_LEVEL", .def = "info", .kind = K_LEVEL,
+     .offset = offsetof(struct config, log_level)},
+    {.name = "CHAT_POLLER_SOCKET", .def = "", STR(poller_socket)},
+    {.name = "CHAT_POLLER_ADDRESS", .def = "127.0.0.1:8091", STR(poller_address)},
+    {.name = "CHAT_POLL_MAX_WAITERS", .def = "19000", INT(poll_max_waiters, 1, 1000000)},
+    {.name = "CHAT_FCGI_POLL", .def = "1", INT(fcgi_poll, 0, 1)},
+};
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_level(const char *s, int *out)
+{
+    static const char *const names[] = {"err", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int apply(struct config *cfg, const struct setting *st, const char *v)
+{
+    char *field = (char *)cfg + st->offset;
+    long n;
+
+    switch (st->kind) {
+    case K_STR:
+        if (strlen(v) >= st->size)
+            return -1;
+        memcpy(field, v, strlen(v) + 1);
+        return 0;
+    case K_LEVEL:
+        return parse_level(v, (int *)(void *)field);
+    case K_INT:
+    case K_LONG:
+        if (parse_long(v, &n) || n < st->min || n > st->max)
+            return -1;
+        if (st->kind == K_INT)
+            *(int *)(void *)field = (int)n;
+        else
+            *(long *)(void *)field = n;
+        return 0;
+    }
+    return -1;
+}
+
+int config_split_address(const char *addr, char *host, unsigned hostlen,
+                         int *port)
+{
+    const char *colon = strrchr(addr, ':');
+    long p;
+
+    if (!colon || colon == addr || (size_t)(colon - addr) >= hostlen)
+        return -1;
+    if (parse_long(colon + 1, &p) || p < 1 || p > 65535)
+        return -1;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+int config_load(struct config *cfg, char *err, unsigned errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const struct setting *st = &settings[i];
+        const char *v = getenv(st->name);
+        if (!v || !*v)
+            v = st->def;
+        if (apply(cfg, st, v) != 0) {
+            snprintf(err, errlen, "invalid value for %s: \"%.64s\"", st->name,
+                     v);
+            return -1;
+        }
+    }
+    if (config_split_address(cfg->redis_address, cfg->redis_host,
+                             sizeof cfg->redis_host, &cfg->redis_port)) {
+        snprintf(err, errlen, "invalid REDIS_ADDRESS, want host:port");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* cursor.c - poll cursor text <-> parts, strictly validated so the Lua side
+ * only ever sees well-formed stream ids and numbers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/cursor.h"
+
+static size_t digits(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s[n] >= '0' && s[n] <= '9')
+        n++;
+    return n;
+}
+
+enum chat_err cursor_parse(const char *text, const char *session,
+                           struct cursor *c, struct chat_error *e)
+{
+    const char *p = text;
+    size_t n, m;
+
+    memset(c, 0, sizeof *c);
+    if (strlen(text) >= CURSOR_MAX || strncmp(p, session, 8) != 0 ||
+        p[8] != '.')
+        goto bad;
+    p += 9;
+    n = digits(p, 20);
+    if (!n || p[n] != '-')
+        goto bad;
+    m = digits(p + n + 1, 20);
+    if (!m || p[n + 1 + m] != '.')
+        goto bad;
+    memcpy(c->sys, p, n + 1 + m);
+    p += n + 1 + m + 1;
+    n = digits(p, 18);
+    if (!n || p[n] != '.')
+        goto bad;
+    memcpy(c->jn, p, n);
+    p += n + 1;
+    n = digits(p, 18);
+    if (!n || p[n] != '\0')
+        goto bad;
+    c->pos = 0;
+    for (size_t i = 0; i < n; i++)
+        c->pos = c->pos * 10 + (p[i] - '0');
+    return CHAT_OK;
+bad:
+    return chat_fail(e, CHAT_E_BAD_CURSOR,
+                     "invalid cursor (pass back the cursor you were given)");
+}
+
+void cursor_format(char *out, const char *session, const char *sys,
+                   const char *jn, long pos)
+{
+    snprintf(out, CURSOR_MAX, "%.8s.%s.%s.%ld", session, sys, jn, pos);
+}

@@ -1,0 +1,29 @@
+/* cursor.h - the poll cursor: opaque to clients, "<tag>.<sys id>.<jn>.<pos>"
+ * here. tag = first 8 hex digits of the session (a cursor of another
+ * session is refused), sys id = last rcg:events id seen, jn = the session's
+ * join counter when issued, pos = messages of that join's channel seen. */
+#ifndef CHAT_CURSOR_H
+#define CHAT_CURSOR_H
+
+#include <stddef.h>
+
+#include "common/errors.h"
+
+#define CURSOR_MAX 96
+
+struct cursor {
+    char sys[48]; /* "<ms>-<seq>" */
+    char jn[24];  /* decimal */
+    long pos;
+};
+
+/* Parses text for session (canonical lowercase UUID). Returns CHAT_OK or
+ * CHAT_E_BAD_CURSOR. */
+enum chat_err cursor_parse(const char *text, const char *session,
+                           struct cursor *c, struct chat_error *e);
+
+/* Writes the cursor text into out (CURSOR_MAX bytes). */
+void cursor_format(char *out, const char *session, const char *sys,
+                   const char *jn, long pos);
+
+#endif

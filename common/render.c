@@ -1,0 +1,338 @@
+/* render.c - JSON of replies and pushes from store data. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "common/cursor.h"
+#include "common/proto.h"
+#include "common/render.h"
+
+static const char *str_field(json_object *o, const char *name, size_t *len)
+{
+    json_object *v = proto_field(o, name);
+    if (!v || !json_object_is_type(v, json_type_string))
+        return NULL;
+    if (len)
+        *len = (size_t)json_object_get_string_len(v);
+    return json_object_get_string(v);
+}
+
+static json_object *parse_record(const char *json, size_t len)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *o;
+
+    if (!tok)
+        return NULL;
+    o = json_tokener_parse_ex(tok, json, (int)len);
+    json_tokener_free(tok);
+    if (o && !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+int user_record_parse(const char *json, size_t len, char **uuid, char **name,
+                      char **password)
+{
+    json_object *o = parse_record(json, len);
+    const char *u, *n, *p = NULL;
+    int rc = -1;
+
+    *uuid = *name = NULL;
+    if (password)
+        *password = NULL;
+    if (!o)
+        return -1;
+    u = str_field(o, "UUID", NULL);
+    n = str_field(o, "Username", NULL);
+    if (password)
+        p = str_field(o, "Password", NULL);
+    if (u && n && (!password || p)) {
+        *uuid = strdup(u);
+        *name = strdup(n);
+        rc = *uuid && *name ? 0 : -1;
+        if (password) {
+            *password = strdup(p);
+            rc = rc || !*password ? -1 : 0;
+        }
+    }
+    json_object_put(o);
+    if (rc) {
+        free(*uuid);
+        free(*name);
+        *uuid = *name = NULL;
+        if (password) {
+            free(*password);
+            *password = NULL;
+        }
+    }
+    return rc;
+}
+
+int user_map_load(struct user_map *m, const redisReply *flat)
+{
+    struct store_user *users;
+    long n = store_parse_userinfo(flat, &users);
+
+    m->v = NULL;
+    m->n = 0;
+    if (n < 0)
+        return -1;
+    m->v = calloc(n ? (size_t)n : 1, sizeof *m->v);
+    if (!m->v) {
+        free(users);
+        return -1;
+    }
+    for (long i = 0; i < n; i++) {
+        char *uuid = NULL;
+        m->v[i].uuid = users[i].uuid;
+        m->v[i].online = users[i].online;
+        if (users[i].json &&
+            user_record_parse(users[i].json, users[i].json_len, &uuid,
+                              &m->v[i].name, NULL) == 0)
+            free(uuid);
+    }
+    m->n = (size_t)n;
+    free(users);
+    return 0;
+}
+
+void user_map_free(struct user_map *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        free(m->v[i].name);
+    free(m->v);
+    m->v = NULL;
+    m->n = 0;
+}
+
+const struct user_entry *user_map_find(const struct user_map *m,
+                                       const char *uuid)
+{
+    if (!m || !uuid)
+        return NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->v[i].uuid, uuid) == 0)
+            return m->v[i].name ? &m->v[i] : NULL;
+    }
+    return NULL;
+}
+
+void render_user(struct jbuf *b, const char *uuid, const char *name,
+                 int online)
+{
+    jbuf_cstr(b, "{\"UUID\":");
+    jbuf_cstr_q(b, uuid);
+    jbuf_cstr(b, ",\"Username\":");
+    jbuf_cstr_q(b, name);
+    jbuf_cstr(b, online ? ",\"OnLine\":true}" : ",\"OnLine\":false}");
+}
+
+static void render_party(struct jbuf *b, const char *key, const char *uuid,
+                         const struct user_map *m)
+{
+    const struct user_entry *u = user_map_find(m, uuid);
+    if (!u)
+        return;
+    jbuf_raw(b, ",", 1);
+    jbuf_key(b, key);
+    render_user(b, u->uuid, u->name, u->online);
+}
+
+int render_message(struct jbuf *b, const char *stored, size_t len,
+                   const struct user_map *m)
+{
+    json_object *o = parse_record(stored, len);
+    const char *id, *sender, *rcpt, *text, *created;
+    size_t text_len = 0;
+
+    if (!o)
+        return -1;
+    id = str_field(o, "UUID", NULL);
+    sender = str_field(o, "SenderUUID", NULL);
+    rcpt = str_field(o, "RecipientUUID", NULL);
+    text = str_field(o, "Message", &text_len);
+    created = str_field(o, "CreatedAt", NULL);
+    if (!id || !sender || !text || !created) {
+        json_object_put(o);
+        return -1;
+    }
+    if (!rcpt)
+        rcpt = "";
+    jbuf_cstr(b, "{\"UUID\":");
+    jbuf_cstr_q(b, id);
+    jbuf_cstr(b, ",\"SenderUUID\":");
+    jbuf_cstr_q(b, sender);
+    render_party(b, "Sender", sender, m);
+    jbuf_cstr(b, ",\"RecipientUUID\":");
+    jbuf_cstr_q(b, rcpt);
+    if (*rcpt)
+        render_party(b, "Recipient", rcpt, m);
+    jbuf_cstr(b, ",\"Message\":");
+    jbuf_str(b, text, text_len);
+    jbuf_cstr(b, ",\"CreatedAt\":");
+    jbuf_cstr_q(b, created);
+    jbuf_raw(b, "}", 1);
+    json_object_put(o);
+    return 0;
+}
+
+/* Value of field name in a flat [k, v, k, v...] stream entry. */
+static const char *entry_field(const redisReply *kv, const char *name)
+{
+    for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+        const redisReply *k = kv->element[i], *v = kv->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+            strcmp(k->str, name) == 0)
+            return v->str;
+    }
+    return NULL;
+}
+
+static void render_sys_sign(struct jbuf *b, const char *t, const char *u,
+                            const char *n)
+{
+    jbuf_cstr(b, "{\"type\":\"sys\",\"sys\":{\"type\":");
+    jbuf_cstr_q(b, t);
+    jbuf_raw(b, ",", 1);
+    jbuf_key(b, t);
+    jbuf_cstr(b, "{\"uuid\":");
+    jbuf_cstr_q(b, u);
+    jbuf_cstr(b, ",\"username\":");
+    jbuf_cstr_q(b, n);
+    jbuf_cstr(b, "}}}");
+}
+
+int render_event(struct jbuf *b, const redisReply *entry)
+{
+    const redisReply *kv;
+    const char *t, *u, *n, *r;
+
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+        entry->element[1]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    kv = entry->element[1];
+    t = entry_field(kv, "t");
+    u = entry_field(kv, "u");
+    n = entry_field(kv, "n");
+    r = entry_field(kv, "r");
+    if (!t || !u || !n || !r)
+        return -1;
+    if (strcmp(t, "signIn") == 0 || strcmp(t, "signOut") == 0) {
+        render_sys_sign(b, t, u, n);
+    } else if (strcmp(t, "channelJoin") == 0) {
+        jbuf_cstr(b, "{\"type\":\"sys\",\"userUUID\":");
+        jbuf_cstr_q(b, u);
+        jbuf_cstr(b, ",\"user\":");
+        render_user(b, u, n, 1);
+        jbuf_cstr(b, ",\"sys\":{\"type\":\"channelJoin\",\"channelJoin\":{");
+        if (*r) {
+            jbuf_cstr(b, "\"recipientUUID\":");
+            jbuf_cstr_q(b, r);
+        }
+        jbuf_cstr(b, "}}}");
+    } else if (strcmp(t, "channelLeave") == 0) {
+        jbuf_cstr(b, "{\"type\":\"channelLeave\",\"userUUID\":");
+        jbuf_cstr_q(b, u);
+        jbuf_cstr(b, ",\"channelLeave\":{\"recipientUUID\":");
+        jbuf_cstr_q(b, r);
+        jbuf_cstr(b, "}}");
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int emit_item(poll_item_fn fn, void *ctx, struct jbuf *item,
+                     const char *cursor)
+{
+    if (jbuf_failed(item))
+        return -1;
+    return fn(ctx, item->data, item->len, cursor) ? 1 : 0;
+}
+
+long render_poll_each(const struct store_poll_result *r, const char *session,
+                      poll_item_fn fn, void *ctx, char *final_cursor)
+{
+    struct user_map m = {0};
+    struct jbuf item;
+    char cursor[CURSOR_MAX];
+    long count = 0, pos0 = r->pos - (long)r->messages->elements;
+    int stop = 0;
+
+    jbuf_init(&item);
+    if (user_map_load(&m, r->userinfo))
+        return -1;
+    for (size_t i = 0; i < r->events->elements && !stop; i++) {
+        const redisReply *en = r->events->element[i];
+        jbuf_reset(&item);
+        if (render_event(&item, en) || en->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        cursor_format(cursor, session, en->element[0]->str, r->jn, pos0);
+        stop = emit_item(fn, ctx, &item, cursor);
+        count++;
+    }
+    for (size_t i = 0; i < r->messages->elements && stop == 0; i++) {
+        const redisReply *msg = r->messages->element[i];
+        jbuf_reset(&item);
+        cursor_format(cursor, session, r->sys_id, r->jn, pos0 + (long)i + 1);
+        if (msg->type != REDIS_REPLY_STRING)
+            continue;
+        jbuf_cstr(&item, "{\"type\":\"channelMessage\",\"channelMessage\":");
+        if (render_message(&item, msg->str, msg->len, &m))
+            continue; /* undecodable element: skipped, never fatal (W13) */
+        jbuf_raw(&item, "}", 1);
+        stop = emit_item(fn, ctx, &item, cursor);
+        count++;
+    }
+    cursor_format(final_cursor, session, r->sys_id, r->jn, r->pos);
+    user_map_free(&m);
+    jbuf_free(&item);
+    return stop < 0 ? -1 : count;
+}
+
+struct poll_json_ctx {
+    struct jbuf *b;
+    int n;
+};
+
+static int append_item(void *ctx, const char *json, size_t len,
+                       const char *cursor)
+{
+    struct poll_json_ctx *pc = ctx;
+    (void)cursor;
+    if (pc->n++)
+        jbuf_raw(pc->b, ",", 1);
+    jbuf_raw(pc->b, json, len);
+    return 0;
+}
+
+int render_poll_json(struct jbuf *b, const struct store_poll_result *r,
+                     const char *session)
+{
+    struct poll_json_ctx pc = {.b = b, .n = 0};
+    char cursor[CURSOR_MAX];
+    struct jbuf items;
+
+    jbuf_init(&items);
+    pc.b = &items;
+    if (render_poll_each(r, session, append_item, &pc, cursor) < 0) {
+        jbuf_free(&items);
+        return -1;
+    }
+    jbuf_cstr(b, "{\"cursor\":");
+    jbuf_cstr_q(b, cursor);
+    if (r->reset)
+        jbuf_cstr(b, ",\"reset\":true");
+    jbuf_cstr(b, ",\"messages\":[");
+    if (items.len)
+        jbuf_raw(b, items.data, items.len);
+    jbuf_cstr(b, "]}");
+    jbuf_free(&items);
+    return jbuf_failed(b) ? -1 : 0;
+}

@@ -1,0 +1,67 @@
+/* render.h - the reply and push side of the contract: JSON built from what
+ * the store returned (users, stored messages, sys events, poll batches), in
+ * the original's field order and escaping. Passwords never leave here:
+ * only UUID, Username and OnLine of a user record are ever written. */
+#ifndef CHAT_RENDER_H
+#define CHAT_RENDER_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+
+#include "common/jbuf.h"
+#include "common/store.h"
+
+struct user_entry {
+    const char *uuid; /* borrowed from the reply */
+    char *name;       /* owned; NULL when the user record is unknown */
+    int online;
+};
+
+struct user_map {
+    struct user_entry *v;
+    size_t n;
+};
+
+/* Loads a flat userinfo reply. Returns 0, or -1 on a malformed reply or
+ * no memory. Free with user_map_free (NULL-safe fields). */
+int user_map_load(struct user_map *m, const redisReply *flat);
+void user_map_free(struct user_map *m);
+const struct user_entry *user_map_find(const struct user_map *m,
+                                       const char *uuid);
+
+/* Extracts UUID, Username and (when password is not NULL) Password of a
+ * stored user record (case-insensitive keys); all malloc'ed, caller
+ * frees. Returns 0 or -1. */
+int user_record_parse(const char *json, size_t len, char **uuid,
+                      char **name, char **password);
+
+/* {"UUID":..,"Username":..,"OnLine":..} */
+void render_user(struct jbuf *b, const char *uuid, const char *name,
+                 int online);
+
+/* A stored message (original bytes) as the contract's message object,
+ * with Sender/Recipient from m (may be NULL). Returns 0, or -1 when the
+ * stored element is not a decodable message (it is skipped, W13). */
+int render_message(struct jbuf *b, const char *stored, size_t len,
+                   const struct user_map *m);
+
+/* A rcg:events entry [id, [field, value...]] as its push object. Returns
+ * 0, or -1 for a malformed entry. */
+int render_event(struct jbuf *b, const redisReply *entry);
+
+/* Called for each pushed object of a poll batch with its JSON and the
+ * cursor that follows it; return nonzero to stop. */
+typedef int (*poll_item_fn)(void *ctx, const char *json, size_t len,
+                            const char *cursor);
+
+/* Walks a poll result in order (events, then messages). Returns the
+ * number of objects, or -1 on a malformed reply/no memory. final_cursor
+ * (CURSOR_MAX bytes) receives the cursor after the whole batch. */
+long render_poll_each(const struct store_poll_result *r, const char *session,
+                      poll_item_fn fn, void *ctx, char *final_cursor);
+
+/* The long-poll answer {"cursor":C,"messages":[...]} (+ "reset":true). */
+int render_poll_json(struct jbuf *b, const struct store_poll_result *r,
+                     const char *session);
+
+#endif

@@ -1,0 +1,648 @@
+/* store.c - the data model: Lua scripts, their argv builders and reply
+ * parsers. Key names are built here and in the scripts below, nowhere else.
+ * Scripts compute key names from ARGV (standalone Redis; not Cluster-safe,
+ * like the original's keys). ARGV[1..3] are always key TTL, session TTL and
+ * the events stream length; operation arguments start at ARGV[4]. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nettle/sha1.h>
+
+#include "common/store.h"
+
+/* Helpers shared by every script. */
+static const char lua_prelude[] =
+    "local P = 'rcg:'\n"
+    "local KEY_TTL, SESS_TTL, MAXLEN = ARGV[1], ARGV[2], ARGV[3]\n"
+    "local function now()\n"
+    "  local t = redis.call('TIME')\n"
+    "  return t[1] .. '.' .. string.format('%06d', tonumber(t[2]))\n"
+    "end\n"
+    "local function auth(key, claimed)\n"
+    "  if key == '' then return nil, 'CHAT401:key' end\n"
+    "  local uid = redis.call('GET', P .. 'key.' .. key)\n"
+    "  if not uid then return nil, 'CHAT401:key' end\n"
+    "  if claimed ~= '' and claimed ~= uid then return nil, 'CHAT403:user' "
+    "end\n"
+    "  redis.call('EXPIRE', P .. 'key.' .. key, KEY_TTL)\n"
+    "  return uid\n"
+    "end\n"
+    "local function user_json(u)\n"
+    "  local i = redis.call('GET', 'usersUUIDListIndex.' .. u)\n"
+    "  if not i then return false end\n"
+    "  return redis.call('LINDEX', 'users', i)\n"
+    "end\n"
+    "local function user_name(j)\n"
+    "  if not j then return '' end\n"
+    "  local ok, t = pcall(cjson.decode, j)\n"
+    "  if ok and type(t) == 'table' and type(t.Username) == 'string' then\n"
+    "    return t.Username end\n"
+    "  return ''\n"
+    "end\n"
+    "local function session_of(s, uid)\n"
+    "  local sk = P .. 'session.' .. s\n"
+    "  local owner = redis.call('HGET', sk, 'user')\n"
+    "  if not owner then return nil, 'CHAT404:session' end\n"
+    "  if owner ~= '' and owner ~= uid then return nil, 'CHAT403:session' "
+    "end\n"
+    "  return sk\n"
+    "end\n"
+    "local function emit(scope, t, u, n, r)\n"
+    "  redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*',\n"
+    "    's', scope, 't', t, 'u', u, 'n', n, 'r', r)\n"
+    "  redis.call('PUBLISH', P .. 'wake', scope)\n"
+    "end\n"
+    "local function private_channel(a, b, newid)\n"
+    "  local c = redis.call('GET', 'channelSenderRecipient.' .. a .. '.' .. "
+    "b)\n"
+    "  if c then return c end\n"
+    "  c = redis.call('GET', 'channelSenderRecipient.' .. b .. '.' .. a)\n"
+    "  if c then return c end\n"
+    "  if newid == '' then return false end\n"
+    "  redis.call('SET', 'channelSenderRecipient.' .. a .. '.' .. b, newid)\n"
+    "  redis.call('SET', 'channelSenderRecipient.' .. b .. '.' .. a, newid)\n"
+    "  return newid\n"
+    "end\n"
+    "local function channel_of(uid, rcpt, newid)\n"
+    "  if rcpt == '' then return 'public' end\n"
+    "  if redis.call('EXISTS', 'usersUUIDListIndex.' .. rcpt) == 0 then\n"
+    "    return nil, 'CHAT404:recipient' end\n"
+    "  return private_channel(uid, rcpt, newid)\n"
+    "end\n"
+    /* userinfo: flat {uuid, json|false, online} for members and the
+     * senders/recipients of the given stored messages. */
+    "local function userinfo(uuids, msgs)\n"
+    "  local want, seen, out = {}, {}, {}\n"
+    "  local function add(u)\n"
+    "    if type(u) == 'string' and u ~= '' and not seen[u] then\n"
+    "      seen[u] = true; want[#want + 1] = u end\n"
+    "  end\n"
+    "  for _, u in ipairs(uuids) do add(u) end\n"
+    "  for _, m in ipairs(msgs) do\n"
+    "    local ok, t = pcall(cjson.decode, m)\n"
+    "    if ok and type(t) == 'table' then add(t.SenderUUID); "
+    "add(t.RecipientUUID) end\n"
+    "  end\n"
+    "  for _, u in ipairs(want) do\n"
+    "    out[#out + 1] = u; out[#out + 1] = user_json(u)\n"
+    "    out[#out + 1] = redis.call('EXISTS', 'userStatus.' .. u)\n"
+    "  end\n"
+    "  return out\n"
+    "end\n";
+
+static const char lua_ready[] =
+    "local s = ARGV[4]\n"
+    "redis.call('SET', 'userSession.' .. s, now(), 'EX', SESS_TTL)\n"
+    "local last = redis.call('XREVRANGE', P .. 'events', '+', '-', 'COUNT', "
+    "1)\n"
+    "local sid = '0-0'\n"
+    "if #last > 0 then sid = last[1][1] end\n"
+    "local sk = P .. 'session.' .. s\n"
+    "redis.call('HSET', sk, 'user', '', 'ch', '', 'r', '', 'jn', '0', 'pos', "
+    "'0', 'sys', sid)\n"
+    "redis.call('EXPIRE', sk, SESS_TTL)\n"
+    "return sid\n";
+
+static const char lua_user_by_name[] =
+    "local md5, limit = ARGV[4], tonumber(ARGV[5])\n"
+    "if limit > 0 then\n"
+    "  local f = tonumber(redis.call('GET', P .. 'fails.' .. md5) or '0')\n"
+    "  if f >= limit then\n"
+    "    return redis.error_reply('CHAT429:signin ' .. redis.call('TTL', P .. "
+    "'fails.' .. md5)) end\n"
+    "end\n"
+    "local i = redis.call('GET', 'usersUsernameListIndex.' .. md5)\n"
+    "if not i then return false end\n"
+    "return redis.call('LINDEX', 'users', i)\n";
+
+static const char lua_signin_fail[] =
+    "local k = P .. 'fails.' .. ARGV[4]\n"
+    "local n = redis.call('INCR', k)\n"
+    "if n == 1 then redis.call('EXPIRE', k, 300) end\n"
+    "return n\n";
+
+static const char lua_signin[] =
+    "local uid, name, md5, json, key, s = ARGV[4], ARGV[5], ARGV[6], "
+    "ARGV[7], ARGV[8], ARGV[9]\n"
+    "local sk, e\n"
+    "if s ~= '' then\n"
+    "  sk, e = session_of(s, uid)\n"
+    "  if not sk then return redis.error_reply(e) end\n"
+    "end\n"
+    "if json ~= '' then\n"
+    "  if redis.call('EXISTS', 'usersUsernameListIndex.' .. md5) == 1 then\n"
+    "    return redis.error_reply('CHAT409:taken') end\n"
+    "  local n = redis.call('RPUSH', 'users', json)\n"
+    "  redis.call('SET', 'usersUsernameListIndex.' .. md5, n - 1)\n"
+    "  redis.call('SET', 'usersUUIDListIndex.' .. uid, n - 1)\n"
+    "end\n"
+    "redis.call('DEL', P .. 'fails.' .. md5)\n"
+    "redis.call('SET', P .. 'key.' .. key, uid, 'EX', KEY_TTL)\n"
+    "redis.call('SET', 'userAccessKey.' .. uid, key)\n"
+    "redis.call('SET', 'userStatus.' .. uid, now(), 'EX', 60)\n"
+    "if sk then\n"
+    "  redis.call('HSET', sk, 'user', uid)\n"
+    "  redis.call('EXPIRE', sk, SESS_TTL)\n"
+    "end\n"
+    "emit('*', 'signIn', uid, name, '')\n"
+    "return 1\n";
+
+static const char lua_signout[] =
+    "local key, claimed, target, s = ARGV[4], ARGV[5], ARGV[6], ARGV[7]\n"
+    "local uid, e = auth(key, claimed)\n"
+    "if not uid then return redis.error_reply(e) end\n"
+    "if target ~= '' and target ~= uid then\n"
+    "  return redis.error_reply('CHAT403:user') end\n"
+    "local sk\n"
+    "if s ~= '' then\n"
+    "  sk, e = session_of(s, uid)\n"
+    "  if not sk then return redis.error_reply(e) end\n"
+    "end\n"
+    "local name = user_name(user_json(uid))\n"
+    "redis.call('DEL', P .. 'key.' .. key)\n"
+    "if redis.call('GET', 'userAccessKey.' .. uid) == key then\n"
+    "  redis.call('DEL', 'userAccessKey.' .. uid) end\n"
+    "redis.call('DEL', 'userStatus.' .. uid)\n"
+    "if sk then\n"
+    "  local h = redis.call('HMGET', sk, 'ch', 'r')\n"
+    "  if h[1] and h[1] ~= '' then emit(h[1], 'channelLeave', uid, name, h[2] "
+    "or '') end\n"
+    "  redis.call('HSET', sk, 'user', '', 'ch', '', 'r', '')\n"
+    "end\n"
+    "emit('*', 'signOut', uid, name, '')\n"
+    "return uid\n";
+
+static const char lua_users[] =
+    "local uid, e = auth(ARGV[4], ARGV[5])\n"
+    "if not uid then return redis.error_reply(e) end\n"
+    "local off, lim = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    "local total = redis.call('LLEN', 'users')\n"
+    "local items = {}\n"
+    "if lim > 0 then items = redis.call('LRANGE', 'users', off, off + lim - "
+    "1) end\n"
+    "local on = {}\n"
+    "for i, j in ipairs(items) do\n"
+    "  local ok, t = pcall(cjson.decode, j)\n"
+    "  on[i] = 0\n"
+    "  if ok and type(t) == 'table' and type(t.UUID) == 'string' then\n"
+    "    on[i] = redis.call('EXISTS', 'userStatus.' .. t.UUID) end\n"
+    "end\n"
+    "return {total, items, on}\n";
+
+static const char lua_join[] =
+    "local key, claimed, rcpt, s, newid, histn = ARGV[4], ARGV[5], ARGV[6], "
+    "ARGV[7], ARGV[8], tonumber(ARGV[9])\n"
+    "local uid, e = auth(key, claimed)\n"
+    "if not uid then return redis.error_reply(e) end\n"
+    "local ch\n"
+    "ch, e = channel_of(uid, rcpt, newid)\n"
+    "if not ch then return redis.error_reply(e) end\n"
+    "local sk\n"
+    "if s ~= '' then\n"
+    "  sk, e = session_of(s, uid)\n"
+    "  if not sk then return redis.error_reply(e) end\n"
+    "end\n"
+    "local t = now()\n"
+    "redis.call('HSET', 'channelUsers.' .. ch, uid, t)\n"
+    "if rcpt ~= '' then redis.call('HSET', 'channelUsers.' .. ch, rcpt, t) "
+    "end\n"
+    "local n = redis.call('LLEN', 'channelMessages.' .. ch)\n"
+    "local from = n - histn\n"
+    "if from < 0 then from = 0 end\n"
+    "local hist = {}\n"
+    "if n > 0 then hist = redis.call('LRANGE', 'channelMessages.' .. ch, "
+    "from, n - 1) end\n"
+    "local name = user_name(user_json(uid))\n"
+    "if sk then\n"
+    "  local h = redis.call('HMGET', sk, 'ch', 'r')\n"
+    "  if h[1] and h[1] ~= '' and h[1] ~= ch then\n"
+    "    emit(h[1], 'channelLeave', uid, name, h[2] or '') end\n"
+    "  redis.call('HSET', sk, 'user', uid, 'ch', ch, 'r', rcpt, 'pos', n)\n"
+    "  redis.call('HINCRBY', sk, 'jn', 1)\n"
+    "  redis.call('EXPIRE', sk, SESS_TTL)\n"
+    "end\n"
+    "emit(ch, 'channelJoin', uid, name, rcpt)\n"
+    "local members = redis.call('HKEYS', 'channelUsers.' .. ch)\n"
+    "return {ch, hist, members, userinfo(members, hist)}\n";
+
+static const char lua_leave[] =
+    "local key, claimed, rcpt, s = ARGV[4], ARGV[5], ARGV[6], ARGV[7]\n"
+    "local uid, e = auth(key, claimed)\n"
+    "if not uid then return redis.error_reply(e) end\n"
+    "local ch\n"
+    "ch, e = channel_of(uid, rcpt, '')\n"
+    "if ch == nil then return redis.error_reply(e) end\n"
+    "local sk\n"
+    "if s ~= '' then\n"
+    "  sk, e = session_of(s, uid)\n"
+    "  if not sk then return redis.error_reply(e) end\n"
+    "end\n"
+    "if not ch then return {uid} end\n"
+    "if sk and redis.call('HGET', sk, 'ch') == ch then\n"
+    "  redis.call('HSET', sk, 'ch', '', 'r', '') end\n"
+    "emit(ch, 'channelLeave', uid, user_name(user_json(uid)), rcpt)\n"
+    "return {uid}\n";
+
+static const char lua_message[] =
+    "local key, claimed, rcpt, newid = ARGV[4], ARGV[5], ARGV[6], ARGV[7]\n"
+    "local mid, text, created, rate = ARGV[8], ARGV[9], ARGV[10], "
+    "tonumber(ARGV[11])\n"
+    "local uid, e = auth(key, claimed)\n"
+    "if not uid then return redis.error_reply(e) end\n"
+    "if rate > 0 then\n"
+    "  local rk = P .. 'rate.' .. uid\n"
+    "  local c = redis.call('INCR', rk)\n"
+    "  if c == 1 then redis.call('EXPIRE', rk, 10) end\n"
+    "  if c > rate then\n"
+    "    return redis.error_reply('CHAT429:rate ' .. redis.call('TTL', rk)) "
+    "end\n"
+    "end\n"
+    "local ch\n"
+    "ch, e = channel_of(uid, rcpt, newid)\n"
+    "if not ch then return redis.error_reply(e) end\n"
+    /* The original's bytes: Go field order and a trailing newline. */
+    "local b = '{\"UUID\":\"' .. mid .. '\",\"SenderUUID\":\"' .. uid .. "
+    "'\",\"RecipientUUID\":\"' .. rcpt .. '\",\"Message\":' .. text .. "
+    "',\"CreatedAt\":\"' .. created .. '\"}\\n'\n"
+    "redis.call('RPUSH', 'channelMessages.' .. ch, b)\n"
+    "redis.call('PUBLISH', ch, b)\n"
+    "return {uid, b, ch, userinfo({uid, rcpt}, {})}\n";
+
+static const char lua_poll[] =
+    "local key, s, cjn, after, cpos, limit = ARGV[4], ARGV[5], ARGV[6], "
+    "ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])\n"
+    "local uid, e = auth(key, '')\n"
+    "if not uid then return redis.error_reply(e) end\n"
+    "local sk = P .. 'session.' .. s\n"
+    "local h = redis.call('HMGET', sk, 'user', 'ch', 'jn', 'pos', 'sys')\n"
+    "if not h[1] then return redis.error_reply('CHAT404:session') end\n"
+    "if h[1] ~= uid then return redis.error_reply('CHAT403:session') end\n"
+    "redis.call('EXPIRE', sk, SESS_TTL)\n"
+    "redis.call('SET', 'userSession.' .. s, now(), 'EX', SESS_TTL)\n"
+    "redis.call('SET', 'userStatus.' .. uid, now(), 'EX', 60)\n"
+    "local ch, jn = h[2] or '', h[3] or '0'\n"
+    "local pos = tonumber(h[4] or '0')\n"
+    "if cjn == jn then pos = cpos end\n"
+    "if after == '' then after = h[5] or '0-0' end\n"
+    "local reset = 0\n"
+    "local function idlt(a, b)\n"
+    "  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"
+    "  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"
+    "  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), "
+    "tonumber(bs)\n"
+    "  return am < bm or (am == bm and as < bs)\n"
+    "end\n"
+    "local ev = P .. 'events'\n"
+    "if redis.call('EXISTS', ev) == 1 then\n"
+    "  local info = redis.call('XINFO', 'STREAM', ev)\n"
+    "  local f = {}\n"
+    "  for i = 1, #info, 2 do f[info[i]] = info[i + 1] end\n"
+    "  local first = f['recorded-first-entry-id']\n"
+    "  if first and first ~= '0-0' and idlt(after, first) and "
+    "f['entries-added'] > f['length'] then\n"
+    "    local fm, fs = string.match(first, '^(%d+)-(%d+)$')\n"
+    "    local am, as = string.match(after, '^(%d+)-(%d+)$')\n"
+    /* after is the id just before first when nothing was lost */
+    "    if not (am == fm and tonumber(as) + 1 == tonumber(fs)) then\n"
+    "      reset = 1; after = f['last-generated-id'] end\n"
+    "  end\n"
+    "end\n"
+    "local out = {}\n"
+    "local entries = redis.call('XRANGE', ev, '(' .. after, '+', 'COUNT', "
+    "1000)\n"
+    "for _, en in ipairs(entries) do\n"
+    "  if #out >= limit then break end\n"
+    "  after = en[1]\n"
+    "  local sc = en[2][2]\n"
+    "  if sc == '*' or (ch ~= '' and sc == ch) then out[#out + 1] = en end\n"
+    "end\n"
+    "local msgs = {}\n"
+    "if ch ~= '' then\n"
+    "  local n = redis.call('LLEN', 'channelMessages.' .. ch)\n"
+    "  if pos > n then reset = 1; pos = n end\n"
+    "  local room = limit - #out\n"
+    "  if pos < n and room > 0 then\n"
+    "    msgs = redis.call('LRANGE', 'channelMessages.' .. ch, pos, pos + "
+    "room - 1)\n"
+    "    pos = pos + #msgs\n"
+    "  end\n"
+    "end\n"
+    "return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs)}\n";
+
+struct script {
+    const char *body;
+    char *text; /* prelude + body, built by store_init */
+    size_t len;
+};
+
+static struct script scripts[S__MAX] = {
+    [S_READY] = {.body = lua_ready},
+    [S_USER_BY_NAME] = {.body = lua_user_by_name},
+    [S_SIGNIN_FAIL] = {.body = lua_signin_fail},
+    [S_SIGNIN] = {.body = lua_signin},
+    [S_SIGNOUT] = {.body = lua_signout},
+    [S_USERS] = {.body = lua_users},
+    [S_JOIN] = {.body = lua_join},
+    [S_LEAVE] = {.body = lua_leave},
+    [S_MESSAGE] = {.body = lua_message},
+    [S_POLL] = {.body = lua_poll},
+};
+
+/* SHA1 hex of each script text, as EVALSHA wants it. */
+static char shas[S__MAX][41];
+
+static void sha1_hex(const char *text, size_t len, char out[41])
+{
+    struct sha1_ctx ctx;
+    uint8_t d[SHA1_DIGEST_SIZE];
+    static const char hex[] = "0123456789abcdef";
+
+    sha1_init(&ctx);
+    sha1_update(&ctx, len, (const uint8_t *)text);
+    sha1_digest(&ctx, sizeof d, d);
+    for (size_t i = 0; i < sizeof d; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[40] = '\0';
+}
+
+int store_init(void)
+{
+    for (int i = 0; i < S__MAX; i++) {
+        size_t pl = strlen(lua_prelude), bl = strlen(scripts[i].body);
+        if (scripts[i].text)
+            continue;
+        scripts[i].text = malloc(pl + bl + 1);
+        if (!scripts[i].text)
+            return -1;
+        memcpy(scripts[i].text, lua_prelude, pl);
+        memcpy(scripts[i].text + pl, scripts[i].body, bl + 1);
+        scripts[i].len = pl + bl;
+        sha1_hex(scripts[i].text, scripts[i].len, shas[i]);
+    }
+    return 0;
+}
+
+void store_cleanup(void)
+{
+    for (int i = 0; i < S__MAX; i++) {
+        free(scripts[i].text);
+        scripts[i].text = NULL;
+    }
+}
+
+static void arg(struct store_call *c, const char *s, size_t n)
+{
+    if (c->argc >= STORE_ARGS_MAX)
+        return;
+    c->argv[c->argc] = s;
+    c->argvlen[c->argc] = n;
+    c->argc++;
+}
+
+static void arg_str(struct store_call *c, const char *s)
+{
+    arg(c, s ? s : "", s ? strlen(s) : 0);
+}
+
+static void arg_long(struct store_call *c, long v)
+{
+    char *buf;
+    int n;
+
+    if (c->nums >= (int)(sizeof c->numbuf / sizeof c->numbuf[0]))
+        return;
+    buf = c->numbuf[c->nums++];
+    n = snprintf(buf, sizeof c->numbuf[0], "%ld", v);
+    arg(c, buf, (size_t)n);
+}
+
+/* EVALSHA sha 0 key_ttl session_ttl maxlen ... */
+static void begin(struct store_call *c, enum store_script s,
+                  const struct config *cfg)
+{
+    memset(c, 0, sizeof *c);
+    c->script = s;
+    arg_str(c, "EVALSHA");
+    arg(c, shas[s], 40);
+    arg_str(c, "0");
+    arg_long(c, cfg ? cfg->key_ttl : 1);
+    arg_long(c, cfg ? cfg->session_ttl : 1);
+    arg_long(c, cfg ? cfg->events_maxlen : 10);
+}
+
+void store_call_use_eval(struct store_call *c)
+{
+    c->argv[0] = "EVAL";
+    c->argvlen[0] = 4;
+    c->argv[1] = scripts[c->script].text;
+    c->argvlen[1] = scripts[c->script].len;
+}
+
+int store_reply_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR &&
+           strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+enum chat_err store_reply_error(const redisReply *r, struct chat_error *e)
+{
+    int retry = 0;
+    enum chat_err err;
+
+    const char *text;
+
+    if (!r)
+        return chat_fail(e, CHAT_E_REDIS, NULL);
+    /* Redis prefixes "ERR " to script errors whose first word has no
+     * space-separated code. */
+    text = strncmp(r->str, "ERR ", 4) == 0 ? r->str + 4 : r->str;
+    if (strncmp(text, "CHAT", 4) != 0) {
+        /* LOADING, OOM, READONLY, BUSY, MASTERDOWN...: the store is not
+         * usable now; the client retries. */
+        e->retry_after = 1;
+        return chat_fail(e, CHAT_E_REDIS, NULL);
+    }
+    err = chat_err_from_script(text, &retry);
+    e->retry_after = retry > 0 ? retry : 0;
+    return chat_fail(e, err, NULL);
+}
+
+void store_ready(struct store_call *c, const struct config *cfg,
+                 const char *session)
+{
+    begin(c, S_READY, cfg);
+    arg_str(c, session);
+}
+
+void store_user_by_name(struct store_call *c, const char *md5, int fail_limit)
+{
+    begin(c, S_USER_BY_NAME, NULL);
+    arg_str(c, md5);
+    arg_long(c, fail_limit);
+}
+
+void store_signin_fail(struct store_call *c, const char *md5)
+{
+    begin(c, S_SIGNIN_FAIL, NULL);
+    arg_str(c, md5);
+}
+
+void store_signin(struct store_call *c, const struct config *cfg,
+                  const char *uid, const char *name, const char *md5,
+                  const char *user_json, const char *key,
+                  const char *session)
+{
+    begin(c, S_SIGNIN, cfg);
+    arg_str(c, uid);
+    arg_str(c, name);
+    arg_str(c, md5);
+    arg_str(c, user_json);
+    arg_str(c, key);
+    arg_str(c, session);
+}
+
+void store_signout(struct store_call *c, const struct config *cfg,
+                   const char *key, const char *claimed, const char *target,
+                   const char *session)
+{
+    begin(c, S_SIGNOUT, cfg);
+    arg_str(c, key);
+    arg_str(c, claimed);
+    arg_str(c, target);
+    arg_str(c, session);
+}
+
+void store_users(struct store_call *c, const struct config *cfg,
+                 const char *key, const char *claimed, long offset,
+                 long limit)
+{
+    begin(c, S_USERS, cfg);
+    arg_str(c, key);
+    arg_str(c, claimed);
+    arg_long(c, offset);
+    arg_long(c, limit);
+}
+
+void store_join(struct store_call *c, const struct config *cfg,
+                const char *key, const char *claimed, const char *recipient,
+                const char *session, const char *new_channel)
+{
+    begin(c, S_JOIN, cfg);
+    arg_str(c, key);
+    arg_str(c, claimed);
+    arg_str(c, recipient);
+    arg_str(c, session);
+    arg_str(c, new_channel);
+    arg_long(c, STORE_HISTORY);
+}
+
+void store_leave(struct store_call *c, const struct config *cfg,
+                 const char *key, const char *claimed, const char *recipient,
+                 const char *session)
+{
+    begin(c, S_LEAVE, cfg);
+    arg_str(c, key);
+    arg_str(c, claimed);
+    arg_str(c, recipient);
+    arg_str(c, session);
+}
+
+void store_message(struct store_call *c, const struct config *cfg,
+                   const char *key, const char *claimed,
+                   const char *recipient, const char *new_channel,
+                   const char *msg_uuid, const char *msg_json, size_t msg_len,
+                   const char *created)
+{
+    begin(c, S_MESSAGE, cfg);
+    arg_str(c, key);
+    arg_str(c, claimed);
+    arg_str(c, recipient);
+    arg_str(c, new_channel);
+    arg_str(c, msg_uuid);
+    arg(c, msg_json, msg_len);
+    arg_str(c, created);
+    arg_long(c, cfg->msg_rate);
+}
+
+void store_poll(struct store_call *c, const struct config *cfg,
+                const char *key, const char *session, const char *jn,
+                const char *sys_after, long pos, int limit)
+{
+    begin(c, S_POLL, cfg);
+    arg_str(c, key);
+    arg_str(c, session);
+    arg_str(c, jn);
+    arg_str(c, sys_after);
+    arg_long(c, pos);
+    arg_long(c, limit);
+}
+
+void store_ping(struct store_call *c)
+{
+    memset(c, 0, sizeof *c);
+    c->script = S__MAX;
+    arg_str(c, "PING");
+}
+
+static int is_bulk(const redisReply *r)
+{
+    return r && (r->type == REDIS_REPLY_STRING ||
+                 r->type == REDIS_REPLY_STATUS);
+}
+
+long store_parse_userinfo(const redisReply *flat, struct store_user **out)
+{
+    struct store_user *v;
+    size_t n;
+
+    *out = NULL;
+    if (!flat || flat->type != REDIS_REPLY_ARRAY || flat->elements % 3)
+        return -1;
+    n = flat->elements / 3;
+    v = calloc(n ? n : 1, sizeof *v);
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *u = flat->element[3 * i];
+        const redisReply *j = flat->element[3 * i + 1];
+        const redisReply *o = flat->element[3 * i + 2];
+        if (!is_bulk(u)) {
+            free(v);
+            return -1;
+        }
+        v[i].uuid = u->str;
+        if (is_bulk(j)) {
+            v[i].json = j->str;
+            v[i].json_len = j->len;
+        }
+        v[i].online = o && o->type == REDIS_REPLY_INTEGER && o->integer;
+    }
+    *out = v;
+    return (long)n;
+}
+
+int store_parse_poll(const redisReply *r, struct store_poll_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 8)
+        return -1;
+    if (!is_bulk(r->element[0]) || !is_bulk(r->element[1]) ||
+        r->element[2]->type != REDIS_REPLY_INTEGER ||
+        !is_bulk(r->element[3]) ||
+        r->element[4]->type != REDIS_REPLY_INTEGER ||
+        r->element[5]->type != REDIS_REPLY_ARRAY ||
+        r->element[6]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    out->sys_id = r->element[0]->str;
+    out->jn = r->element[1]->str;
+    out->pos = (long)r->element[2]->integer;
+    out->channel = r->element[3]->str;
+    out->reset = r->element[4]->integer != 0;
+    out->events = r->element[5];
+    out->messages = r->element[6];
+    out->userinfo = r->element[7];
+    return 0;
+}

@@ -1,0 +1,190 @@
+/* store.h - every Redis key and command of the data model.
+ *
+ * Each operation is one Lua script (one round trip, atomic: checks first,
+ * then writes, so a user, channel or message is stored whole or not at all).
+ * This module builds the argv of EVALSHA (EVAL on NOSCRIPT) and parses the
+ * replies; it never sends: fcgi uses hiredis sync, the poller hiredis async.
+ *
+ * Keys of the original Go server (names, types and encodings kept):
+ *   users                           list   user JSON + "\n" per element   -
+ *   usersUsernameListIndex.<md5>    string index into users              -
+ *   usersUUIDListIndex.<uuid>       string index into users              -
+ *   userAccessKey.<uuid>            string newest access key             -
+ *   userStatus.<uuid>               string time; exists = online         60 s
+ *   userSession.<session>           string time                          session TTL
+ *   channelSenderRecipient.<a>.<b>  string private channel uuid (both ways) -
+ *   channelUsers.<channel>          hash   member uuid -> time            -
+ *   channelMessages.<channel>       list   message JSON + "\n"            -
+ *   PUBLISH <channel>               the same bytes as the RPUSH
+ * Keys of this project (prefix "rcg:", never touched by the original):
+ *   rcg:key.<accessKey>             string user uuid                     key TTL (sliding)
+ *   rcg:session.<session>           hash   user ch r jn pos sys          session TTL (sliding)
+ *   rcg:events                      stream s(scope) t u n r; capped (MAXLEN ~)
+ *   PUBLISH rcg:wake <scope>        wakes pollers after each XADD
+ *   rcg:fails.<md5>                 string failed sign-ins of a name      300 s
+ *   rcg:rate.<uuid>                 string messages sent in the window    10 s
+ * A session follows one channel: ch (channel id, "" = none), r (recipient
+ * uuid as seen by this session, "" = public), jn (join counter), pos (length
+ * of channelMessages.<ch> when its last channelJoin read history), sys
+ * (rcg:events id at its ready).
+ */
+#ifndef CHAT_STORE_H
+#define CHAT_STORE_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+
+#include "common/config.h"
+#include "common/errors.h"
+
+#define STORE_PREFIX "rcg:"
+#define STORE_WAKE_CHANNEL STORE_PREFIX "wake"
+#define STORE_HISTORY 10
+#define STORE_ARGS_MAX 20
+
+enum store_script {
+    S_READY,
+    S_USER_BY_NAME,
+    S_SIGNIN_FAIL,
+    S_SIGNIN,
+    S_SIGNOUT,
+    S_USERS,
+    S_JOIN,
+    S_LEAVE,
+    S_MESSAGE,
+    S_POLL,
+    S__MAX
+};
+
+/* A built command. argv points into the caller's strings (borrowed until
+ * the command is sent) and into numbuf. */
+struct store_call {
+    enum store_script script;
+    int argc;
+    const char *argv[STORE_ARGS_MAX];
+    size_t argvlen[STORE_ARGS_MAX];
+    char numbuf[6][24];
+    int nums;
+};
+
+/* Builds the script texts and their SHA1s; call once at startup, before
+ * any thread builds a command. Returns 0 or -1. */
+int store_init(void);
+
+/* Frees what store_init built. */
+void store_cleanup(void);
+
+/* After a NOSCRIPT reply: switch c to EVAL with the script text. */
+void store_call_use_eval(struct store_call *c);
+
+/* Nonzero when r is a NOSCRIPT error (send again after use_eval). */
+int store_reply_noscript(const redisReply *r);
+
+/* Maps an error reply to chat_err (script errors, or CHAT_E_REDIS for
+ * server errors such as LOADING or OOM) and fills e. */
+enum chat_err store_reply_error(const redisReply *r, struct chat_error *e);
+
+/* --- builders: one per operation; strings are borrowed --- */
+
+/* S_READY -- input: session uuid. output: bulk id of rcg:events at ready.
+ * Writes userSession.<s>, rcg:session.<s>. */
+void store_ready(struct store_call *c, const struct config *cfg,
+                 const char *session);
+
+/* S_USER_BY_NAME -- input: md5 hex of the name, failure limit.
+ * output: user JSON bulk, or nil; error CHAT429:signin <ttl>. */
+void store_user_by_name(struct store_call *c, const char *md5, int fail_limit);
+
+/* S_SIGNIN_FAIL -- input: md5. output: failure count. */
+void store_signin_fail(struct store_call *c, const char *md5);
+
+/* S_SIGNIN -- input: user uuid, name, md5, user_json ("" = existing user,
+ * else created atomically: CHAT409:taken if the name exists), new key,
+ * session ("" = none). output: 1. Errors CHAT404/403:session.
+ * Writes users + indexes (create), rcg:key, userAccessKey, userStatus,
+ * rcg:session user, XADD signIn. */
+void store_signin(struct store_call *c, const struct config *cfg,
+                  const char *uid, const char *name, const char *md5,
+                  const char *user_json, const char *key,
+                  const char *session);
+
+/* S_SIGNOUT -- input: key, claimed uid ("" = none), target uid ("" = self),
+ * session. output: bulk uid. Deletes the key, userStatus; clears the
+ * session's user and channel; XADD channelLeave, signOut. */
+void store_signout(struct store_call *c, const struct config *cfg,
+                   const char *key, const char *claimed, const char *target,
+                   const char *session);
+
+/* S_USERS -- input: key, claimed, offset, limit.
+ * output: [total, [user JSON...], [online 0/1...]]. */
+void store_users(struct store_call *c, const struct config *cfg,
+                 const char *key, const char *claimed, long offset,
+                 long limit);
+
+/* S_JOIN -- input: key, claimed, recipient ("" = public), session, a fresh
+ * uuid for a new private channel. output: [channel, [history...],
+ * [member uuid...], userinfo] where userinfo is flat [uuid, json|nil,
+ * online]... Writes channelSenderRecipient (new pair), channelUsers,
+ * rcg:session ch/r/jn/pos, XADD channelLeave (old channel), channelJoin. */
+void store_join(struct store_call *c, const struct config *cfg,
+                const char *key, const char *claimed, const char *recipient,
+                const char *session, const char *new_channel);
+
+/* S_LEAVE -- input: key, claimed, recipient, session. output: [uid].
+ * Clears the session's channel when it is that one; XADD channelLeave. */
+void store_leave(struct store_call *c, const struct config *cfg,
+                 const char *key, const char *claimed, const char *recipient,
+                 const char *session);
+
+/* S_MESSAGE -- input: key, claimed, recipient, fresh channel uuid, message
+ * uuid, the message text already encoded as a JSON string, CreatedAt.
+ * output: [uid, stored bytes, channel, userinfo of sender and recipient].
+ * RPUSH channelMessages.<ch> and PUBLISH <ch> of the same bytes (the
+ * original's format); CHAT429:rate <ttl> over the rate limit. */
+void store_message(struct store_call *c, const struct config *cfg,
+                   const char *key, const char *claimed,
+                   const char *recipient, const char *new_channel,
+                   const char *msg_uuid, const char *msg_json, size_t msg_len,
+                   const char *created);
+
+/* S_POLL -- input: key, session, cursor parts (jn "" = none, sys id "",
+ * pos), batch limit. output: [sys id, jn, pos, channel, reset,
+ * [[id, [field, value...]]...], [message...], userinfo]. Refreshes the
+ * session, userSession and userStatus (presence). */
+void store_poll(struct store_call *c, const struct config *cfg,
+                const char *key, const char *session, const char *jn,
+                const char *sys_after, long pos, int limit);
+
+/* Health probe argv: PING. */
+void store_ping(struct store_call *c);
+
+/* --- reply shapes --- */
+
+/* One user of a userinfo list. Strings borrowed from the reply. */
+struct store_user {
+    const char *uuid;
+    const char *json; /* NULL when unknown */
+    size_t json_len;
+    int online;
+};
+
+/* Flat userinfo reply -> array (caller frees *out with free()). Returns the
+ * count, or -1 when the reply is malformed. */
+long store_parse_userinfo(const redisReply *flat, struct store_user **out);
+
+/* The poll reply, borrowed from the redisReply. */
+struct store_poll_result {
+    const char *sys_id;
+    const char *jn;
+    long pos;
+    const char *channel;
+    int reset;
+    const redisReply *events;   /* array of [id, [k, v, ...]] */
+    const redisReply *messages; /* array of stored message bulks */
+    const redisReply *userinfo;
+};
+
+/* Returns 0, or -1 when the reply has an unexpected shape. */
+int store_parse_poll(const redisReply *r, struct store_poll_result *out);
+
+#endif

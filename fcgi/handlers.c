@@ -1,0 +1,570 @@
+/* handlers.c - one h_<type>() per message type: validate -> store ->
+ * reply. Each runs one store script (signIn/signUp: a lookup, then the
+ * atomic create-and-sign-in), so every write is whole or not at all. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/render.h"
+#include "common/store.h"
+#include "fcgi/handlers.h"
+
+/* Runs c and checks the reply is an array of at least n elements. */
+static enum chat_err call_array(struct hctx *cx, struct store_call *c,
+                                size_t n, redisReply **out,
+                                struct chat_error *e)
+{
+    enum chat_err rc = db_call(cx->db, c, out, e);
+
+    if (rc != CHAT_OK)
+        return rc;
+    if ((*out)->type != REDIS_REPLY_ARRAY || (*out)->elements < n) {
+        freeReplyObject(*out);
+        *out = NULL;
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    }
+    return CHAT_OK;
+}
+
+/* recipientUUID of a body: absent or "" = public, else a valid UUID. */
+static enum chat_err body_recipient(const struct chat_request *req,
+                                    char out[37], struct chat_error *e)
+{
+    const char *r;
+    enum chat_err rc = proto_string(req->body, "recipientUUID", 0, CHAT_OK,
+                                    &r, NULL, e);
+    out[0] = '\0';
+    if (rc != CHAT_OK || !r || !*r)
+        return rc;
+    return proto_uuid(r, "recipientUUID", out, e);
+}
+
+enum chat_err h_ready(struct hctx *cx, const struct chat_request *req,
+                      struct jbuf *out, struct chat_error *e)
+{
+    struct store_call c;
+    redisReply *r;
+    char session[37];
+    enum chat_err rc;
+
+    (void)req;
+    auth_new_uuid(session);
+    store_ready(&c, cx->cfg, session);
+    rc = db_call(cx->db, &c, &r, e);
+    if (rc != CHAT_OK)
+        return rc;
+    freeReplyObject(r);
+    jbuf_cstr(out, "{\"type\":\"ready\",\"ready\":{\"sessionUUID\":");
+    jbuf_cstr_q(out, session);
+    jbuf_cstr(out, "}}");
+    return CHAT_OK;
+}
+
+/* The validated credentials of a signIn/signUp body. */
+struct creds {
+    char name[PROTO_USERNAME_MAX + 1];
+    char md5[33];
+    const char *password;
+    size_t password_len;
+};
+
+static enum chat_err read_creds(const struct chat_request *req,
+                                struct creds *cr, struct chat_error *e)
+{
+    const char *name;
+    size_t len;
+    enum chat_err rc;
+
+    rc = proto_string(req->body, "username", 1, CHAT_E_BAD_USERNAME, &name,
+                      &len, e);
+    if (rc == CHAT_OK)
+        rc = proto_string(req->body, "password", 1, CHAT_E_BAD_PASSWORD,
+                          &cr->password, &cr->password_len, e);
+    if (rc == CHAT_OK)
+        rc = proto_username(name, len, cr->name, sizeof cr->name, e);
+    if (rc == CHAT_OK)
+        rc = proto_password(cr->password, cr->password_len, e);
+    if (rc == CHAT_OK)
+        auth_username_md5(cr->name, strlen(cr->name), cr->md5);
+    return rc;
+}
+
+/* The user record of a name: *json NULL when the name is free. Caller
+ * frees *reply (which owns *json). */
+static enum chat_err lookup_user(struct hctx *cx, const struct creds *cr,
+                                 redisReply **reply, const char **json,
+                                 size_t *len, struct chat_error *e)
+{
+    struct store_call c;
+    enum chat_err rc;
+
+    *json = NULL;
+    store_user_by_name(&c, cr->md5, cx->cfg->signin_fails);
+    rc = db_call(cx->db, &c, reply, e);
+    if (rc != CHAT_OK)
+        return rc;
+    if ((*reply)->type == REDIS_REPLY_STRING) {
+        *json = (*reply)->str;
+        *len = (*reply)->len;
+    }
+    return CHAT_OK;
+}
+
+static void record_failure(struct hctx *cx, const struct creds *cr)
+{
+    struct store_call c;
+    struct chat_error ignored = {0};
+    redisReply *r;
+
+    store_signin_fail(&c, cr->md5);
+    if (db_call(cx->db, &c, &r, &ignored) == CHAT_OK)
+        freeReplyObject(r);
+}
+
+/* Checks the password of an existing record; fills uid and the stored
+ * name. */
+static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
+                                     const char *json, size_t len,
+                                     char uid[37], char **name,
+                                     struct chat_error *e)
+{
+    char *u = NULL, *pw = NULL;
+    enum chat_err rc = CHAT_OK;
+
+    if (user_record_parse(json, len, &u, name, &pw) || strlen(u) != 36) {
+        rc = chat_fail(e, CHAT_E_INTERNAL, "unreadable user record");
+        goto out;
+    }
+    if (!auth_verify_password(pw, strlen(pw), cr->password,
+                              cr->password_len)) {
+        record_failure(cx, cr);
+        log_info("sign-in failed for a user (wrong password)");
+        rc = chat_fail(e, CHAT_E_WRONG_PASSWORD, NULL);
+        goto out;
+    }
+    memcpy(uid, u, 37);
+out:
+    free(u);
+    free(pw);
+    return rc;
+}
+
+/* {"UUID":..,"Username":..,"Password":<hash>,"OnLine":false}\n, the
+ * original's record format. */
+static enum chat_err new_user_record(const struct creds *cr,
+                                     const char *uid, struct jbuf *rec,
+                                     struct chat_error *e)
+{
+    char hash[AUTH_HASH_MAX];
+    enum chat_err rc;
+
+    rc = auth_hash_password(cr->password, cr->password_len, hash, e);
+    if (rc != CHAT_OK)
+        return rc;
+    jbuf_cstr(rec, "{\"UUID\":");
+    jbuf_cstr_q(rec, uid);
+    jbuf_cstr(rec, ",\"Username\":");
+    jbuf_cstr_q(rec, cr->name);
+    jbuf_cstr(rec, ",\"Password\":");
+    jbuf_cstr_q(rec, hash);
+    jbuf_cstr(rec, ",\"OnLine\":false}\n");
+    sodium_memzero(hash, sizeof hash);
+    return jbuf_failed(rec) ? chat_fail(e, CHAT_E_INTERNAL, "out of memory")
+                            : CHAT_OK;
+}
+
+static void write_authorized(struct jbuf *out, const char *uid,
+                             const char *name, const char *key)
+{
+    jbuf_cstr(out, "{\"type\":\"authorized\",\"user\":");
+    render_user(out, uid, name, 1);
+    jbuf_cstr(out, ",\"authorized\":{\"userUUID\":");
+    jbuf_cstr_q(out, uid);
+    jbuf_cstr(out, ",\"accessKey\":");
+    jbuf_cstr_q(out, key);
+    jbuf_cstr(out, "}}");
+}
+
+/* Issues a key and binds the session; creates the user when rec is set. */
+static enum chat_err finish_sign_in(struct hctx *cx, const struct creds *cr,
+                                    const char *uid, const char *name,
+                                    const char *rec, struct jbuf *out,
+                                    struct chat_error *e)
+{
+    struct store_call c;
+    redisReply *r;
+    char key[37];
+    enum chat_err rc;
+
+    auth_new_uuid(key);
+    store_signin(&c, cx->cfg, uid, name, cr->md5, rec, key, cx->session);
+    rc = db_call(cx->db, &c, &r, e);
+    if (rc != CHAT_OK)
+        return rc;
+    freeReplyObject(r);
+    write_authorized(out, uid, name, key);
+    log_info("signed in user %s%s", uid, rec[0] ? " (new)" : "");
+    return CHAT_OK;
+}
+
+/* signIn and signUp: create_only = signUp (a taken name is 409). */
+static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
+                          int create_only, struct jbuf *out,
+                          struct chat_error *e)
+{
+    struct creds cr;
+    redisReply *found = NULL;
+    const char *json;
+    size_t len = 0;
+    char uid[37];
+    char *name = NULL;
+    struct jbuf rec;
+    enum chat_err rc;
+
+    jbuf_init(&rec);
+    rc = read_creds(req, &cr, e);
+    for (int attempt = 0; rc == CHAT_OK && attempt < 2; attempt++) {
+        rc = lookup_user(cx, &cr, &found, &json, &len, e);
+        if (rc != CHAT_OK)
+            break;
+        if (json && create_only) {
+            rc = chat_fail(e, CHAT_E_NAME_TAKEN, NULL);
+        } else if (json) {
+            rc = verify_existing(cx, &cr, json, len, uid, &name, e);
+            if (rc == CHAT_OK)
+                rc = finish_sign_in(cx, &cr, uid, name, "", out, e);
+        } else {
+            auth_new_uuid(uid);
+            jbuf_reset(&rec);
+            rc = new_user_record(&cr, uid, &rec, e);
+            if (rc == CHAT_OK)
+                rc = finish_sign_in(cx, &cr, uid, cr.name, rec.data, out, e);
+        }
+        freeReplyObject(found);
+        found = NULL;
+        free(name);
+        name = NULL;
+        /* A concurrent signIn created the name first: sign in to it. */
+        if (!(rc == CHAT_E_NAME_TAKEN && !create_only && !json))
+            break;
+        rc = CHAT_OK;
+    }
+    jbuf_free(&rec);
+    return rc;
+}
+
+enum chat_err h_sign_up(struct hctx *cx, const struct chat_request *req,
+                        struct jbuf *out, struct chat_error *e)
+{
+    return sign(cx, req, 1, out, e);
+}
+
+enum chat_err h_sign_in(struct hctx *cx, const struct chat_request *req,
+                        struct jbuf *out, struct chat_error *e)
+{
+    return sign(cx, req, 0, out, e);
+}
+
+enum chat_err h_sign_out(struct hctx *cx, const struct chat_request *req,
+                         struct jbuf *out, struct chat_error *e)
+{
+    struct store_call c;
+    redisReply *r;
+    const char *target = NULL;
+    char tuuid[37] = "";
+    enum chat_err rc = CHAT_OK;
+
+    if (req->body) {
+        rc = proto_body(req, e);
+        if (rc == CHAT_OK)
+            rc = proto_string(req->body, "uuid", 0, CHAT_OK, &target, NULL, e);
+        if (rc == CHAT_OK && target && *target)
+            rc = proto_uuid(target, "signOut.uuid", tuuid, e);
+        if (rc != CHAT_OK)
+            return rc;
+    }
+    store_signout(&c, cx->cfg, cx->key, cx->claimed, tuuid, cx->session);
+    rc = db_call(cx->db, &c, &r, e);
+    if (rc != CHAT_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    }
+    jbuf_cstr(out, "{\"type\":\"signOut\",\"signOut\":{\"uuid\":");
+    jbuf_cstr_q(out, r->str);
+    jbuf_cstr(out, "}}");
+    log_info("signed out user %s", r->str);
+    freeReplyObject(r);
+    return CHAT_OK;
+}
+
+/* Optional non-negative integer field of a paging object. */
+static enum chat_err paging_int(json_object *o, const char *name, long *v,
+                                struct chat_error *e)
+{
+    json_object *f = proto_field(o, name);
+    char msg[96];
+
+    if (!f)
+        return CHAT_OK;
+    if (!json_object_is_type(f, json_type_int) ||
+        json_object_get_int64(f) < 0) {
+        snprintf(msg, sizeof msg, "users.%s must be a non-negative integer",
+                 name);
+        return chat_fail(e, CHAT_E_FIELD_TYPE, msg);
+    }
+    *v = (long)json_object_get_int64(f);
+    return CHAT_OK;
+}
+
+static void write_users(struct jbuf *out, const redisReply *r)
+{
+    const redisReply *items = r->element[1], *on = r->element[2];
+    long received = 0;
+    struct jbuf list;
+
+    jbuf_init(&list);
+    for (size_t i = 0; i < items->elements; i++) {
+        char *uuid, *name;
+        const redisReply *it = items->element[i];
+        if (it->type != REDIS_REPLY_STRING ||
+            user_record_parse(it->str, it->len, &uuid, &name, NULL))
+            continue; /* an unreadable record never breaks the list (W13) */
+        if (received++)
+            jbuf_raw(&list, ",", 1);
+        render_user(&list, uuid, name,
+                    i < on->elements && on->element[i]->integer);
+        free(uuid);
+        free(name);
+    }
+    jbuf_cstr(out, "{\"type\":\"users\",\"users\":{\"total\":");
+    jbuf_long(out, (long)r->element[0]->integer);
+    jbuf_cstr(out, ",\"received\":");
+    jbuf_long(out, received);
+    jbuf_cstr(out, ",\"users\":[");
+    if (list.len)
+        jbuf_raw(out, list.data, list.len);
+    jbuf_cstr(out, "]}}");
+    jbuf_free(&list);
+}
+
+enum chat_err h_users(struct hctx *cx, const struct chat_request *req,
+                      struct jbuf *out, struct chat_error *e)
+{
+    struct store_call c;
+    redisReply *r;
+    long offset = 0, limit = 1000;
+    enum chat_err rc = CHAT_OK;
+
+    if (req->body) {
+        rc = proto_body(req, e);
+        if (rc == CHAT_OK)
+            rc = paging_int(req->body, "offset", &offset, e);
+        if (rc == CHAT_OK)
+            rc = paging_int(req->body, "limit", &limit, e);
+        if (rc != CHAT_OK)
+            return rc;
+    }
+    if (limit > 1000)
+        limit = 1000;
+    store_users(&c, cx->cfg, cx->key, cx->claimed, offset, limit);
+    rc = call_array(cx, &c, 3, &r, e);
+    if (rc != CHAT_OK)
+        return rc;
+    if (r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_ARRAY ||
+        r->element[2]->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    }
+    write_users(out, r);
+    freeReplyObject(r);
+    return CHAT_OK;
+}
+
+static void write_history(struct jbuf *out, const redisReply *hist,
+                          const struct user_map *m)
+{
+    int n = 0;
+
+    jbuf_cstr(out, "\"messages\":[");
+    for (size_t i = 0; i < hist->elements; i++) {
+        const redisReply *h = hist->element[i];
+        size_t mark = out->len;
+        if (h->type != REDIS_REPLY_STRING)
+            continue;
+        if (n)
+            jbuf_raw(out, ",", 1);
+        if (render_message(out, h->str, h->len, m)) {
+            out->len = mark; /* skip an undecodable element (W13) */
+            continue;
+        }
+        n++;
+    }
+    jbuf_raw(out, "]", 1);
+}
+
+static void write_members(struct jbuf *out, const redisReply *members,
+                          const struct user_map *m)
+{
+    int n = 0;
+
+    jbuf_cstr(out, "\"users\":[");
+    for (size_t i = 0; i < members->elements; i++) {
+        const struct user_entry *u;
+        if (members->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        u = user_map_find(m, members->element[i]->str);
+        if (!u)
+            continue;
+        if (n++)
+            jbuf_raw(out, ",", 1);
+        render_user(out, u->uuid, u->name, u->online);
+    }
+    jbuf_raw(out, "]", 1);
+}
+
+enum chat_err h_channel_join(struct hctx *cx, const struct chat_request *req,
+                             struct jbuf *out, struct chat_error *e)
+{
+    struct store_call c;
+    struct user_map m = {0};
+    redisReply *r;
+    char rcpt[37], new_channel[37];
+    enum chat_err rc;
+
+    rc = body_recipient(req, rcpt, e);
+    if (rc != CHAT_OK)
+        return rc;
+    auth_new_uuid(new_channel);
+    store_join(&c, cx->cfg, cx->key, cx->claimed, rcpt, cx->session,
+               new_channel);
+    rc = call_array(cx, &c, 4, &r, e);
+    if (rc != CHAT_OK)
+        return rc;
+    if (r->element[1]->type != REDIS_REPLY_ARRAY ||
+        r->element[2]->type != REDIS_REPLY_ARRAY ||
+        user_map_load(&m, r->element[3])) {
+        freeReplyObject(r);
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    }
+    jbuf_cstr(out, "{\"type\":\"channelJoin\",\"channelJoin\":{");
+    if (rcpt[0]) {
+        jbuf_cstr(out, "\"recipientUUID\":");
+        jbuf_cstr_q(out, rcpt);
+        jbuf_raw(out, ",", 1);
+    }
+    write_history(out, r->element[1], &m);
+    jbuf_raw(out, ",", 1);
+    write_members(out, r->element[2], &m);
+    jbuf_cstr(out, "}}");
+    user_map_free(&m);
+    freeReplyObject(r);
+    return CHAT_OK;
+}
+
+enum chat_err h_channel_leave(struct hctx *cx, const struct chat_request *req,
+                              struct jbuf *out, struct chat_error *e)
+{
+    struct store_call c;
+    redisReply *r;
+    char rcpt[37];
+    enum chat_err rc;
+
+    rc = body_recipient(req, rcpt, e);
+    if (rc != CHAT_OK)
+        return rc;
+    store_leave(&c, cx->cfg, cx->key, cx->claimed, rcpt, cx->session);
+    rc = call_array(cx, &c, 1, &r, e);
+    if (rc != CHAT_OK)
+        return rc;
+    freeReplyObject(r);
+    jbuf_cstr(out, "{\"type\":\"channelLeave\",\"channelLeave\":{"
+                   "\"recipientUUID\":");
+    jbuf_cstr_q(out, rcpt);
+    jbuf_cstr(out, "}}");
+    return CHAT_OK;
+}
+
+/* RFC 3339 with nanoseconds, trailing zeros trimmed, UTC: Go's
+ * time.RFC3339Nano as the original writes CreatedAt. */
+static void created_now(char out[40])
+{
+    struct timespec ts;
+    struct tm tm;
+    char frac[16] = "";
+    size_t n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    if (ts.tv_nsec) {
+        snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
+        n = strlen(frac);
+        while (frac[n - 1] == '0')
+            frac[--n] = '\0';
+    }
+    n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, "%sZ", frac);
+}
+
+static enum chat_err store_new_message(struct hctx *cx, const char *rcpt,
+                                       const char *text, size_t len,
+                                       redisReply **r, struct chat_error *e)
+{
+    struct store_call c;
+    struct jbuf quoted;
+    char msg_uuid[37], new_channel[37], created[40];
+    enum chat_err rc;
+
+    jbuf_init(&quoted);
+    jbuf_str(&quoted, text, len);
+    if (jbuf_failed(&quoted))
+        return chat_fail(e, CHAT_E_INTERNAL, "out of memory");
+    auth_new_uuid(msg_uuid);
+    auth_new_uuid(new_channel);
+    created_now(created);
+    store_message(&c, cx->cfg, cx->key, cx->claimed, rcpt, new_channel,
+                  msg_uuid, quoted.data, quoted.len, created);
+    rc = call_array(cx, &c, 4, r, e);
+    jbuf_free(&quoted);
+    return rc;
+}
+
+enum chat_err h_channel_message(struct hctx *cx,
+                                const struct chat_request *req,
+                                struct jbuf *out, struct chat_error *e)
+{
+    struct user_map m = {0};
+    redisReply *r;
+    const char *text;
+    size_t len;
+    char rcpt[37];
+    enum chat_err rc;
+
+    rc = body_recipient(req, rcpt, e);
+    if (rc == CHAT_OK)
+        rc = proto_string(req->body, "message", 1, CHAT_E_BAD_MESSAGE, &text,
+                          &len, e);
+    if (rc == CHAT_OK)
+        rc = proto_message(text, len, e);
+    if (rc == CHAT_OK)
+        rc = store_new_message(cx, rcpt, text, len, &r, e);
+    if (rc != CHAT_OK)
+        return rc;
+    jbuf_cstr(out, "{\"type\":\"channelMessage\",\"channelMessage\":");
+    if (r->element[1]->type != REDIS_REPLY_STRING ||
+        user_map_load(&m, r->element[3]) ||
+        render_message(out, r->element[1]->str, r->element[1]->len, &m)) {
+        user_map_free(&m);
+        freeReplyObject(r);
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    }
+    jbuf_raw(out, "}", 1);
+    user_map_free(&m);
+    freeReplyObject(r);
+    return CHAT_OK;
+}

@@ -1,0 +1,139 @@
+/* main.c - chat.fcgi: startup, FastCGI-or-CGI mode, the worker threads
+ * (accept -> read -> dispatch -> write -> finish) and a clean SIGTERM. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <fcgiapp.h>
+
+#include "common/auth.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "fcgi/db.h"
+#include "fcgi/dispatch.h"
+#include "fcgi/poll.h"
+#include "fcgi/request.h"
+
+static struct config cfg;
+
+static void serve_one(struct db *db, struct request *rq, int read_rc,
+                      struct reply *rep)
+{
+    if (read_rc == 0) {
+        dispatch_request(db, &cfg, rq, rep);
+        return;
+    }
+    struct chat_error e = {0};
+    chat_fail(&e, CHAT_E_INTERNAL, "cannot read the request");
+    reply_error(rep, &e);
+}
+
+static void *worker(void *arg)
+{
+    FCGX_Request fr;
+    struct db db;
+
+    (void)arg;
+    db_init(&db, &cfg);
+    if (FCGX_InitRequest(&fr, 0, 0) != 0) {
+        log_err("FCGX_InitRequest failed");
+        return NULL;
+    }
+    while (FCGX_Accept_r(&fr) >= 0) {
+        struct request rq;
+        struct reply rep;
+        reply_init(&rep);
+        serve_one(&db, &rq, request_read_fcgi(&rq, &fr), &rep);
+        if (reply_write_fcgi(&rep, &fr))
+            log_info("client went away before the reply");
+        request_free(&rq);
+        reply_free(&rep);
+        FCGX_Finish_r(&fr);
+    }
+    FCGX_Free(&fr, 0);
+    db_close(&db);
+    return NULL;
+}
+
+static int serve_cgi(void)
+{
+    struct request rq;
+    struct reply rep;
+    struct db db;
+    int rc;
+
+    db_init(&db, &cfg);
+    reply_init(&rep);
+    serve_one(&db, &rq, request_read_cgi(&rq), &rep);
+    rc = reply_write_cgi(&rep);
+    request_free(&rq);
+    reply_free(&rep);
+    db_close(&db);
+    return rc ? 1 : 0;
+}
+
+/* libfcgi's own handlers only set a flag that threads blocked in accept()
+ * never see (PLATFORM F2): block the signals in every thread, wait for
+ * them here, then wake the acceptors by shutting the listen socket. */
+static int serve_fcgi(void)
+{
+    pthread_t *tids;
+    sigset_t set;
+    int sig = 0, started = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    tids = calloc((size_t)cfg.threads, sizeof *tids);
+    if (!tids)
+        return 1;
+    for (int i = 0; i < cfg.threads; i++) {
+        if (pthread_create(&tids[i], NULL, worker, NULL) != 0) {
+            log_err("cannot start worker thread %d", i);
+            break;
+        }
+        started++;
+    }
+    log_info("chat.fcgi ready: %d threads, redis %s", started,
+             cfg.redis_address);
+    if (started > 0)
+        sigwait(&set, &sig);
+    log_info("chat.fcgi stopping (signal %d)", sig);
+    FCGX_ShutdownPending();
+    poll_shutdown();
+    shutdown(0, SHUT_RDWR);
+    for (int i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    free(tids);
+    return started > 0 ? 0 : 1;
+}
+
+int main(void)
+{
+    char err[256];
+    int rc;
+
+    if (config_load(&cfg, err, sizeof err)) {
+        log_err("configuration: %s", err);
+        return 2;
+    }
+    log_set_level((enum log_level)cfg.log_level);
+    if (store_init() || auth_init(&cfg)) {
+        log_err("initialisation failed");
+        return 1;
+    }
+    if (FCGX_Init() != 0) {
+        log_err("FCGX_Init failed");
+        return 1;
+    }
+    rc = FCGX_IsCGI() ? serve_cgi() : serve_fcgi();
+    auth_cleanup();
+    store_cleanup();
+    return rc;
+}

@@ -1,0 +1,303 @@
+/* request.c - FastCGI/CGI request reading and reply writing (libfcgi). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <fcgiapp.h>
+
+#include "common/proto.h"
+#include "fcgi/request.h"
+
+typedef const char *(*param_fn)(const char *name, void *ctx);
+
+static const char *fcgi_param(const char *name, void *ctx)
+{
+    FCGX_Request *fr = ctx;
+    return FCGX_GetParam(name, fr->envp);
+}
+
+static const char *cgi_param(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static void copy_param(char *dst, size_t n, const char *v)
+{
+    snprintf(dst, n, "%s", v ? v : "");
+}
+
+/* Method, path, query and headers; the body comes separately. */
+static void read_head(struct request *rq, param_fn get, void *ctx)
+{
+    const char *uri = get("REQUEST_URI", ctx);
+    const char *query = get("QUERY_STRING", ctx);
+    const char *auth = get("HTTP_AUTHORIZATION", ctx);
+    size_t plen;
+
+    copy_param(rq->method, sizeof rq->method, get("REQUEST_METHOD", ctx));
+    if (!uri) /* plain CGI servers without REQUEST_URI */
+        uri = get("SCRIPT_NAME", ctx);
+    if (!uri)
+        uri = "/";
+    plen = strcspn(uri, "?");
+    if (plen >= sizeof rq->path)
+        plen = sizeof rq->path - 1;
+    memcpy(rq->path, uri, plen);
+    rq->path[plen] = '\0';
+    if (query && strlen(query) >= sizeof rq->query)
+        rq->query_too_long = 1;
+    else
+        copy_param(rq->query, sizeof rq->query, query);
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        auth += 7;
+        while (*auth == ' ')
+            auth++;
+        copy_param(rq->bearer, sizeof rq->bearer, auth);
+    }
+    copy_param(rq->last_event_id, sizeof rq->last_event_id,
+               get("HTTP_LAST_EVENT_ID", ctx));
+}
+
+/* Body length from CONTENT_LENGTH; -1 when absent or malformed. */
+static long content_length(param_fn get, void *ctx)
+{
+    const char *cl = get("CONTENT_LENGTH", ctx);
+    char *end;
+    long n;
+
+    if (!cl || !*cl)
+        return -1;
+    n = strtol(cl, &end, 10);
+    if (*end || n < 0)
+        return -1;
+    return n;
+}
+
+typedef int (*read_fn)(void *ctx, char *buf, int n);
+
+static int fcgi_read(void *ctx, char *buf, int n)
+{
+    return FCGX_GetStr(buf, n, ((FCGX_Request *)ctx)->in);
+}
+
+static int cgi_read(void *ctx, char *buf, int n)
+{
+    (void)ctx;
+    return (int)fread(buf, 1, (size_t)n, stdin);
+}
+
+/* Reads up to PROTO_BODY_MAX + 1 bytes; more means too large. */
+static int read_body(struct request *rq, long declared, read_fn rd,
+                     void *ctx)
+{
+    size_t cap = PROTO_BODY_MAX + 1, len = 0;
+    int n;
+
+    if (declared > PROTO_BODY_MAX) {
+        rq->body_too_large = 1;
+        return 0;
+    }
+    if (declared == 0)
+        return 0;
+    rq->body = malloc(cap + 1);
+    if (!rq->body)
+        return -1;
+    while (len < cap && (declared < 0 || len < (size_t)declared)) {
+        n = rd(ctx, rq->body + len, (int)(cap - len));
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > PROTO_BODY_MAX)
+        rq->body_too_large = 1;
+    rq->body[len] = '\0';
+    rq->body_len = len;
+    return 0;
+}
+
+int request_read_fcgi(struct request *rq, struct FCGX_Request *fr)
+{
+    memset(rq, 0, sizeof *rq);
+    read_head(rq, fcgi_param, fr);
+    if (strcmp(rq->method, "POST") != 0)
+        return 0;
+    return read_body(rq, content_length(fcgi_param, fr), fcgi_read, fr);
+}
+
+int request_read_cgi(struct request *rq)
+{
+    memset(rq, 0, sizeof *rq);
+    read_head(rq, cgi_param, NULL);
+    if (strcmp(rq->method, "POST") != 0)
+        return 0;
+    return read_body(rq, content_length(cgi_param, NULL), cgi_read, NULL);
+}
+
+void request_free(struct request *rq)
+{
+    if (!rq)
+        return;
+    free(rq->body);
+    rq->body = NULL;
+}
+
+void reply_init(struct reply *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+    jbuf_init(&r->body);
+}
+
+void reply_free(struct reply *r)
+{
+    if (r)
+        jbuf_free(&r->body);
+}
+
+void reply_error(struct reply *r, const struct chat_error *e)
+{
+    jbuf_reset(&r->body);
+    chat_error_json(&r->body, e);
+    r->status = chat_err_status(e->err);
+    r->retry_after = e->retry_after;
+    if (r->status == 503 && !r->retry_after)
+        r->retry_after = 1;
+    if (r->status == 429 && !r->retry_after)
+        r->retry_after = 1;
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+/* The header block; libfcgi's own printf lacks %zu (PLATFORM F1), so
+ * everything is formatted here with snprintf. */
+static int format_head(const struct reply *r, char *buf, size_t n,
+                       size_t body_len)
+{
+    int len = snprintf(buf, n,
+                       "Status: %d %s\r\n"
+                       "Content-Type: %s\r\n"
+                       "Cache-Control: no-store\r\n"
+                       "X-Content-Type-Options: nosniff\r\n"
+                       "Content-Length: %zu\r\n",
+                       r->status, reason(r->status),
+                       r->content_type ? r->content_type
+                                       : "application/json; charset=utf-8",
+                       body_len);
+    if (len > 0 && r->status == 405)
+        len += snprintf(buf + len, n - (size_t)len, "Allow: POST\r\n");
+    if (len > 0 && r->retry_after > 0)
+        len += snprintf(buf + len, n - (size_t)len, "Retry-After: %d\r\n",
+                        r->retry_after);
+    if (len > 0)
+        len += snprintf(buf + len, n - (size_t)len, "\r\n");
+    return len > 0 && (size_t)len < n ? len : -1;
+}
+
+int reply_write_fcgi(const struct reply *r, struct FCGX_Request *fr)
+{
+    char head[512];
+    size_t body_len = jbuf_failed(&r->body) ? 0 : r->body.len;
+    int hl = format_head(r, head, sizeof head, body_len + 1);
+
+    if (hl < 0 || FCGX_PutStr(head, hl, fr->out) != hl)
+        return -1;
+    if (body_len &&
+        FCGX_PutStr(r->body.data, (int)body_len, fr->out) != (int)body_len)
+        return -1;
+    if (FCGX_PutChar('\n', fr->out) < 0)
+        return -1;
+    return FCGX_FFlush(fr->out) < 0 ? -1 : 0;
+}
+
+int reply_write_cgi(const struct reply *r)
+{
+    char head[512];
+    size_t body_len = jbuf_failed(&r->body) ? 0 : r->body.len;
+    int hl = format_head(r, head, sizeof head, body_len + 1);
+
+    if (hl < 0 || fwrite(head, 1, (size_t)hl, stdout) != (size_t)hl)
+        return -1;
+    if (body_len && fwrite(r->body.data, 1, body_len, stdout) != body_len)
+        return -1;
+    if (fputc('\n', stdout) == EOF)
+        return -1;
+    return fflush(stdout) == 0 ? 0 : -1;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int url_decode(const char *s, size_t n, char *out, size_t outsz)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int h, l;
+            if (i + 2 >= n)
+                return -1;
+            h = hexval(s[i + 1]);
+            l = hexval(s[i + 2]);
+            if (h < 0 || l < 0)
+                return -1;
+            c = (char)(h * 16 + l);
+            i += 2;
+        }
+        if (o + 1 >= outsz || c == '\0')
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 1;
+}
+
+int request_query_param(const struct request *rq, const char *name,
+                        char *out, size_t outsz)
+{
+    const char *p = rq->query;
+    size_t nl = strlen(name);
+
+    if (rq->query_too_long)
+        return -1;
+    while (*p) {
+        size_t len = strcspn(p, "&");
+        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=')
+            return url_decode(p + nl + 1, len - nl - 1, out, outsz);
+        if (len == nl && strncmp(p, name, nl) == 0) {
+            out[0] = '\0';
+            return 1;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    return 0;
+}

@@ -1,0 +1,53 @@
+/* request.h - the HTTP edge of chat.fcgi: a FastCGI request (or the CGI
+ * environment and stdin) into struct request, struct reply back out. The
+ * only file that includes <fcgiapp.h>. */
+#ifndef CHAT_REQUEST_H
+#define CHAT_REQUEST_H
+
+#include <stddef.h>
+
+#include "common/errors.h"
+#include "common/jbuf.h"
+
+struct request {
+    char method[16];
+    char path[256];   /* REQUEST_URI without the query */
+    char query[1024]; /* QUERY_STRING ("" when absent or too long) */
+    int query_too_long;
+    char bearer[128];       /* from Authorization: Bearer, or "" */
+    char last_event_id[128];
+    char *body;             /* owned, NUL-terminated; NULL when none */
+    size_t body_len;
+    int body_too_large;     /* CONTENT_LENGTH > PROTO_BODY_MAX */
+};
+
+struct reply {
+    int status;
+    int retry_after;          /* seconds, 0 = no header */
+    const char *content_type; /* default JSON */
+    struct jbuf body;
+};
+
+struct FCGX_Request;
+
+void reply_init(struct reply *r);
+void reply_free(struct reply *r);
+/* Replaces the body with the JSON error of e and sets the status. */
+void reply_error(struct reply *r, const struct chat_error *e);
+
+/* Reads the request of a FastCGI request / of the CGI environment.
+ * Returns 0, or -1 when it cannot be read at all (client gone). */
+int request_read_fcgi(struct request *rq, struct FCGX_Request *fr);
+int request_read_cgi(struct request *rq);
+void request_free(struct request *rq); /* NULL-safe */
+
+/* Writes the reply; returns 0 or -1 when the client is gone. */
+int reply_write_fcgi(const struct reply *r, struct FCGX_Request *fr);
+int reply_write_cgi(const struct reply *r);
+
+/* Value of a query parameter, URL-decoded into out. Returns 1 when present,
+ * 0 when absent, -1 when malformed or longer than outsz. */
+int request_query_param(const struct request *rq, const char *name,
+                        char *out, size_t outsz);
+
+#endif

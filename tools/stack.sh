@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# stack.sh - starts and stops the whole stack (redis-server, chat-poller,
+# lighttpd spawning chat.fcgi) on 127.0.0.1, in one runtime directory.
+# Used by `make run` (`stack.sh run`) and sourced by tests/helpers.bash.
+#   stack_start DIR HTTP_PORT REDIS_PORT   (BUILD=build/release by default)
+#   stack_stop DIR
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# A free loopback TCP port (nothing answers on it right now).
+stack_free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( 20000 + RANDOM % 20000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.05 s until it succeeds.
+stack_wait_for() {
+    local deadline=$(( $(date +%s) + $1 )); shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+}
+
+stack_redis_start() { # DIR PORT
+    local dir=$1 port=$2
+    mkdir -p "$dir/redis"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/redis" \
+        --appendonly yes --appendfsync everysec --save '' \
+        --maxclients 10000 --daemonize no --logfile "$dir/redis.log" &
+    echo $! > "$dir/redis.pid"
+    stack_wait_for 10 redis-cli -p "$port" ping
+}
+
+stack_redis_stop() { # DIR PORT
+    local dir=$1 port=$2 pid
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    pid=$(cat "$dir/redis.pid" 2>/dev/null) || return 0
+    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
+    rm -f "$dir/redis.pid"
+}
+
+stack_poller_start() { # DIR
+    local dir=$1 bin="$ROOT/${BUILD:-build/release}/chat-poller"
+    [ -x "$bin" ] || return 0
+    CHAT_POLLER_SOCKET="$dir/poller.sock" $STACK_WRAP "$bin" \
+        2>>"$dir/poller.log" &
+    echo $! > "$dir/poller.pid"
+    stack_wait_for 10 test -S "$dir/poller.sock"
+}
+
+stack_poller_stop() { # DIR
+    local pid
+    pid=$(cat "$1/poller.pid" 2>/dev/null) || return 0
+    kill -TERM "$pid" 2>/dev/null
+    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rm -f "$1/poller.pid"
+}
+
+stack_lighttpd_start() { # DIR HTTP_PORT
+    local dir=$1 port=$2
+    CHAT_ROOT="$ROOT" CHAT_RUN="$dir" CHAT_HTTP_PORT="$port" \
+    CHAT_FCGI_BIN="$ROOT/${BUILD:-build/release}/chat.fcgi" \
+        lighttpd -D -f "$ROOT/lighttpd.conf" 2>>"$dir/lighttpd-stderr.log" &
+    echo $! > "$dir/lighttpd.pid.bg"
+    stack_wait_for 15 curl -sf "http://127.0.0.1:$port/health"
+}
+
+stack_lighttpd_stop() { # DIR
+    local pid
+    pid=$(cat "$1/lighttpd.pid.bg" 2>/dev/null) || return 0
+    kill -TERM "$pid" 2>/dev/null
+    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    # lighttpd sends SIGTERM to chat.fcgi; let it exit (and LSan report).
+    stack_wait_for 10 bash -c "! pgrep -f -- '$ROOT/${BUILD:-build/release}/chat.fcgi'"
+    rm -f "$1/lighttpd.pid.bg"
+}
+
+stack_start() { # DIR HTTP_PORT REDIS_PORT
+    local dir=$1 http=$2 redis=$3
+    mkdir -p "$dir"
+    export REDIS_ADDRESS="127.0.0.1:$redis"
+    stack_redis_start "$dir" "$redis" || { echo "redis did not start" >&2; return 1; }
+    stack_poller_start "$dir" || { echo "chat-poller did not start" >&2; return 1; }
+    stack_lighttpd_start "$dir" "$http" || { echo "lighttpd did not start" >&2; return 1; }
+}
+
+stack_stop() { # DIR REDIS_PORT
+    stack_lighttpd_stop "$1"
+    stack_poller_stop "$1"
+    stack_redis_stop "$1" "$2"
+}
+
+stack_run() {
+    local dir="$ROOT/var" http=${CHAT_HTTP_PORT:-8080} redis=${CHAT_REDIS_PORT:-6390}
+    trap 'echo; echo "stopping..."; stack_stop "$dir" "$redis"; exit 0' INT TERM
+    stack_start "$dir" "$http" "$redis" || { stack_stop "$dir" "$redis"; exit 1; }
+    echo "chat is up: http://127.0.0.1:$http/  (logs in $dir; Ctrl-C stops)"
+    while kill -0 "$(cat "$dir/lighttpd.pid.bg")" 2>/dev/null; do sleep 1; done
+    stack_stop "$dir" "$redis"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+    run) stack_run ;;
+    *) echo "usage: $0 run" >&2; exit 2 ;;
+    esac
+fi
