@@ -5,7 +5,11 @@ set -euo pipefail
 PKGS=(build-essential pkg-config libfcgi-dev libfcgi-bin spawn-fcgi
       libhiredis-dev libevent-dev libjson-c-dev uuid-dev libsodium-dev
       nettle-dev lighttpd redis-server redis-tools bats curl jq ca-certificates)
-[ "${CHAT_WITH_BROWSER:-0}" = 1 ] && PKGS+=(chromium nodejs npm)
+if [ "${CHAT_WITH_BROWSER:-0}" = 1 ]; then
+    PKGS+=(chromium)
+    # The machine may ship Node.js with npm from another repository.
+    command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
+fi
 [ "${CHAT_WITH_LINT:-0}" = 1 ] && PKGS+=(clang-format clang-tidy cppcheck)
 [ "${CHAT_WITH_BENCH:-0}" = 1 ] && PKGS+=(wrk nginx-light libnginx-mod-nchan)
 [ "${CHAT_WITH_VALGRIND:-0}" = 1 ] && PKGS+=(valgrind)
