@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Account commands over POST /api through lighttpd: ready, signUp, signIn,
-# signOut, users; access keys and sessions.
+# signOut, users; access keys, sessions and password storage.
 load helpers
 
 setup_file() { stack_setup; }
@@ -22,4 +22,195 @@ teardown_file() { stack_teardown; }
     headers=$(curl -s -D - -o /dev/null -X POST --data-binary '{"type":"ready"}' "$BASE/api")
     grep -qi '^Content-Type: application/json; charset=utf-8' <<<"$headers"
     grep -qi '^Cache-Control: no-store' <<<"$headers"
+}
+
+@test "signUp creates a user in the original format with an argon2id hash" {
+    api '{"type":"signUp","signUp":{"username":"  dora  ","password":"pw-dora"}}'
+    expect_status 200
+    [ "$(jqb .type)" = authorized ]
+    u=$(jqb .authorized.userUUID)
+    [ "$(jqb .user.UUID)" = "$u" ]
+    [ "$(jqb .user.Username)" = dora ]
+    [ "$(jqb .user.OnLine)" = true ]
+    [[ "$(jqb .authorized.accessKey)" =~ ^[0-9a-f-]{36}$ ]]
+    ! grep -q pw-dora <<<"$BODY"
+    ! grep -q argon2 <<<"$BODY"
+    md5=$(printf dora | md5sum | cut -d' ' -f1)
+    i=$(rcli get "usersUsernameListIndex.$md5")
+    [ "$(rcli get "usersUUIDListIndex.$u")" = "$i" ]
+    rec=$(rcli lindex users "$i")
+    [ "$(jq -r .UUID <<<"$rec")" = "$u" ]
+    [ "$(jq -r .Username <<<"$rec")" = dora ]
+    [ "$(jq -r .OnLine <<<"$rec")" = false ]
+    [[ "$(jq -r .Password <<<"$rec")" == '$argon2id$'* ]]
+    # the record ends with a newline, as Go's json.Encoder writes it
+    [ "$(rcli lindex users "$i" | tail -c 2 | od -An -tx1 | tr -d ' ')" = 0a0a ]
+    [ "$(rcli get "userAccessKey.$u")" = "$(jqb .authorized.accessKey)" ]
+    [ "$(rcli exists "userStatus.$u")" = 1 ]
+}
+
+@test "signUp of a taken name is 409 and reveals nothing" {
+    api '{"type":"signUp","signUp":{"username":"erin","password":"a"}}'
+    expect_status 200
+    api '{"type":"signUp","signUp":{"username":"erin","password":"b"}}'
+    expect_error 409 216
+    ! grep -q '[0-9a-f]\{8\}-' <<<"$BODY"
+}
+
+@test "signIn creates an unknown user, then checks the password" {
+    api '{"type":"signIn","signIn":{"username":"frank","password":"right"}}'
+    expect_status 200
+    u=$(jqb .authorized.userUUID)
+    api '{"type":"signIn","signIn":{"username":"frank","password":"right"}}'
+    expect_status 200
+    [ "$(jqb .authorized.userUUID)" = "$u" ]
+    api '{"type":"signIn","signIn":{"username":"frank","password":"wrong"}}'
+    expect_error 401 4
+    [ "$(jqb .error.message)" = "wrong password" ]
+    [ "$(rcli llen users)" -ge 1 ]
+}
+
+@test "each signIn issues a new key; older keys keep working" {
+    sign_in A gina
+    k1=$A_KEY
+    sign_in A gina
+    k2=$A_KEY
+    [ "$k1" != "$k2" ]
+    api '{"type":"users"}' "$k1"
+    expect_status 200
+    api '{"type":"users"}' "$k2"
+    expect_status 200
+    [ "$(rcli get "userAccessKey.$A_UUID")" = "$k2" ]
+    ttl=$(rcli ttl "rcg:key.$k1")
+    [ "$ttl" -gt 86000 ]
+}
+
+@test "signOut revokes only the key that made the request" {
+    sign_in A hank
+    k1=$A_KEY s1=$A_SESSION
+    sign_in A hank
+    k2=$A_KEY
+    api "{\"type\":\"signOut\",\"sessionUUID\":\"$s1\"}" "$k1"
+    expect_status 200
+    [ "$(jqb .signOut.uuid)" = "$A_UUID" ]
+    api '{"type":"users"}' "$k1"
+    expect_error 401 209
+    api '{"type":"users"}' "$k2"
+    expect_status 200
+    [ "$(rcli exists "userStatus.$A_UUID")" = 0 ]
+    [ "$(rcli hget "rcg:session.$s1" user)" = "" ]
+}
+
+@test "signOut naming another user is 403 and changes nothing" {
+    sign_in A ivan
+    sign_in B judy
+    api "{\"type\":\"signOut\",\"signOut\":{\"uuid\":\"$B_UUID\"}}" "$A_KEY"
+    expect_error 403 210
+    api '{"type":"users"}' "$A_KEY"
+    expect_status 200
+    api '{"type":"users"}' "$B_KEY"
+    expect_status 200
+}
+
+@test "the access key is accepted in the body as accessKey or userAccessKey" {
+    sign_in A kate
+    api "{\"type\":\"users\",\"accessKey\":\"$A_KEY\"}"
+    expect_status 200
+    api "{\"type\":\"users\",\"userAccessKey\":\"$A_KEY\"}"
+    expect_status 200
+    api "{\"TYPE\":\"users\",\"ACCESSKEY\":\"$A_KEY\"}"
+    expect_status 200
+}
+
+@test "users lists everyone in registration order with presence, no secrets" {
+    sign_in A liam
+    api '{"type":"users"}' "$A_KEY"
+    expect_status 200
+    total=$(jqb .users.total)
+    [ "$total" = "$(rcli llen users)" ]
+    [ "$(jqb .users.received)" = "$total" ]
+    [ "$(jqb '.users.users[-1].Username')" = liam ]
+    [ "$(jqb '.users.users[-1].OnLine')" = true ]
+    [ "$(jqb '.users.users | map(.UUID) | join(",")')" = \
+      "$(rcli lrange users 0 -1 | jq -rs 'map(.UUID) | join(",")')" ]
+    ! grep -qi password <<<"$BODY"
+    ! grep -q argon2 <<<"$BODY"
+    rcli del "userStatus.$A_UUID"
+    api '{"type":"users"}' "$A_KEY"
+    [ "$(jqb '.users.users[-1].OnLine')" = false ]
+}
+
+@test "users pages with offset and limit" {
+    sign_in A mia
+    api '{"type":"users","users":{"offset":1,"limit":2}}' "$A_KEY"
+    expect_status 200
+    [ "$(jqb .users.received)" = 2 ]
+    [ "$(jqb '.users.users[0].UUID')" = "$(rcli lindex users 1 | jq -r .UUID)" ]
+    api '{"type":"users","users":{"offset":100000}}' "$A_KEY"
+    expect_status 200
+    [ "$(jqb .users.received)" = 0 ]
+    [ "$(jqb '.users.users | length')" = 0 ]
+    api '{"type":"users","users":{"limit":-1}}' "$A_KEY"
+    expect_error 400 1
+    api '{"type":"users","users":{"limit":"2"}}' "$A_KEY"
+    expect_error 400 1
+}
+
+@test "signIn binds the session; a session of another user is 403" {
+    api '{"type":"ready"}'
+    s=$(jqb .ready.sessionUUID)
+    api "{\"type\":\"signIn\",\"SUUID\":\"$s\",\"signIn\":{\"username\":\"nina\",\"password\":\"p\"}}"
+    expect_status 200
+    u=$(jqb .authorized.userUUID)
+    [ "$(rcli hget "rcg:session.$s" user)" = "$u" ]
+    api "{\"type\":\"signIn\",\"SUUID\":\"$s\",\"signIn\":{\"username\":\"oscar\",\"password\":\"p\"}}"
+    expect_error 403 212
+    api '{"type":"signIn","sessionUUID":"00000000-0000-4000-8000-000000000000","signIn":{"username":"nina","password":"p"}}'
+    expect_error 404 213
+}
+
+@test "too many wrong passwords for one name is 429 with Retry-After" {
+    api '{"type":"signIn","signIn":{"username":"pete","password":"right"}}'
+    expect_status 200
+    for i in $(seq 1 10); do
+        api '{"type":"signIn","signIn":{"username":"pete","password":"wrong"}}'
+        expect_error 401 4
+    done
+    headers=$(curl -s -D - -o "$TEST_DIR/body" -X POST --data-binary \
+        '{"type":"signIn","signIn":{"username":"pete","password":"right"}}' "$BASE/api")
+    grep -q '^HTTP/1.1 429' <<<"$headers"
+    grep -qi '^Retry-After: [1-9]' <<<"$headers"
+    BODY=$(cat "$TEST_DIR/body") HTTP_STATUS=429
+    expect_error 429 219
+}
+
+@test "usernames: trimmed, 1..64 bytes, no control characters" {
+    long=$(printf 'x%.0s' $(seq 1 65))
+    for name in '' '   ' "$long" 'a\u0007b' 'a\nb' 'a\u0085b'; do
+        api "{\"type\":\"signIn\",\"signIn\":{\"username\":\"$name\",\"password\":\"p\"}}"
+        expect_error 400 203
+    done
+    ok=$(printf 'y%.0s' $(seq 1 64))
+    api "{\"type\":\"signIn\",\"signIn\":{\"username\":\"$ok\",\"password\":\"p\"}}"
+    expect_status 200
+    api '{"type":"signIn","signIn":{"username":"zoë 😀","password":"p"}}'
+    expect_status 200
+    [ "$(jqb .user.Username)" = "zoë 😀" ]
+}
+
+@test "passwords: 1..256 bytes" {
+    api '{"type":"signIn","signIn":{"username":"quinn","password":""}}'
+    expect_error 400 204
+    long=$(printf 'p%.0s' $(seq 1 257))
+    api "{\"type\":\"signIn\",\"signIn\":{\"username\":\"quinn\",\"password\":\"$long\"}}"
+    expect_error 400 204
+    ok=$(printf 'p%.0s' $(seq 1 256))
+    api "{\"type\":\"signIn\",\"signIn\":{\"username\":\"quinn\",\"password\":\"$ok\"}}"
+    expect_status 200
+}
+
+@test "no log line ever contains a password" {
+    api '{"type":"signIn","signIn":{"username":"rita","password":"hunter2-secret"}}'
+    api '{"type":"signIn","signIn":{"username":"rita","password":"wrong-secret-77"}}'
+    ! grep -rq 'hunter2-secret\|wrong-secret-77' "$TEST_DIR"/*.log
 }
