@@ -1,0 +1,68 @@
+#!/usr/bin/env bats
+# chat.fcgi without lighttpd: as plain CGI (one process per request) and as
+# a FastCGI responder driven by cgi-fcgi; clean exit on SIGTERM.
+load helpers
+
+setup_file() { stack_setup; }
+teardown_file() { stack_teardown; }
+
+# cgi METHOD URI BODY: runs the binary as CGI; sets OUT (headers + body).
+cgi() {
+    printf '%s' "$3" > "$TEST_DIR/cgi.in"
+    OUT=$(env -i PATH="$PATH" REDIS_ADDRESS="$REDIS_ADDRESS" \
+        ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
+        CHAT_PWHASH_OPSLIMIT=1 CHAT_PWHASH_MEMLIMIT=8192 \
+        GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD="$1" REQUEST_URI="$2" \
+        SCRIPT_NAME=/api CONTENT_LENGTH="$(stat -c %s "$TEST_DIR/cgi.in")" \
+        "$ROOT/$BUILD/chat.fcgi" < "$TEST_DIR/cgi.in" 2>>"$TEST_DIR/cgi.log")
+}
+
+@test "CGI: ready and signIn answer with Status and JSON" {
+    cgi POST /api '{"type":"ready"}'
+    grep -q '^Status: 200' <<<"$OUT"
+    grep -qi '^Content-Type: application/json; charset=utf-8' <<<"$OUT"
+    body=$(sed '1,/^\r$/d' <<<"$OUT")
+    [[ "$(jq -r .ready.sessionUUID <<<"$body")" =~ ^[0-9a-f-]{36}$ ]]
+    cgi POST /api '{"type":"signIn","signIn":{"username":"cgi-user","password":"p"}}'
+    grep -q '^Status: 200' <<<"$OUT"
+    body=$(sed '1,/^\r$/d' <<<"$OUT")
+    key=$(jq -r .authorized.accessKey <<<"$body")
+    api '{"type":"users"}' "$key"
+    expect_status 200
+}
+
+@test "CGI: errors keep the contract (405, 400, 413)" {
+    cgi GET /api ''
+    grep -q '^Status: 405' <<<"$OUT"
+    cgi POST /api '{bad'
+    grep -q '^Status: 400' <<<"$OUT"
+    big=$(head -c 70000 /dev/zero | tr '\0' ' ')
+    cgi POST /api "$big"
+    grep -q '^Status: 413' <<<"$OUT"
+}
+
+@test "CGI: Redis unreachable is 503 with Retry-After" {
+    OUT=$(env -i PATH="$PATH" REDIS_ADDRESS=127.0.0.1:1 ASAN_OPTIONS="$ASAN_OPTIONS" \
+        GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST REQUEST_URI=/api \
+        CONTENT_LENGTH=16 "$ROOT/$BUILD/chat.fcgi" <<<'{"type":"ready"}' 2>/dev/null)
+    grep -q '^Status: 503' <<<"$OUT"
+    grep -qi '^Retry-After: 1' <<<"$OUT"
+}
+
+@test "FastCGI without lighttpd: cgi-fcgi talks to the responder" {
+    sock="$TEST_DIR/direct.sock"
+    REDIS_ADDRESS="$REDIS_ADDRESS" CHAT_THREADS=2 \
+        spawn-fcgi -n -s "$sock" -- "$ROOT/$BUILD/chat.fcgi" 2>>"$TEST_DIR/direct.log" &
+    pid=$!
+    stack_wait_for 10 test -S "$sock"
+    printf '{"type":"ready"}' > "$TEST_DIR/req"
+    out=$(env -i REQUEST_METHOD=POST REQUEST_URI=/api CONTENT_LENGTH=16 \
+        cgi-fcgi -bind -connect "$sock" < "$TEST_DIR/req")
+    grep -q '^Status: 200' <<<"$out"
+    grep -q '"sessionUUID"' <<<"$out"
+    out=$(env -i REQUEST_METHOD=GET REQUEST_URI=/health cgi-fcgi -bind -connect "$sock" </dev/null)
+    grep -q '"status":"ok"' <<<"$out"
+    # SIGTERM: all threads stop, exit code 0 (and LeakSanitizer stays quiet)
+    kill -TERM "$pid"
+    wait "$pid"
+}
