@@ -1,0 +1,104 @@
+// api.js - the HTTP contract (docs: CONTRACT.md): POST /api and GET /poll.
+// Every failure becomes an ApiError with the HTTP status (0 = the network or
+// the server could not be reached), the contract's error code and a text
+// meant for people.
+
+// Paths are relative to the page, so the client works from any directory
+// of a static host that also answers ./api and ./poll.
+const API_URL = new URL("api", document.baseURI);
+const POLL_URL = new URL("poll", document.baseURI);
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfterMs = 0) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status; // HTTP status, 0 for "no answer"
+    this.code = code; // contract error code, -1 when there was none
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+// Retry-After as milliseconds: delta-seconds or an HTTP date; 0 if absent.
+export function retryAfterMs(value, now = Date.now()) {
+  if (!value) return 0;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? 0 : Math.max(0, t - now);
+}
+
+const STATUS_WORDS = {
+  400: "The server did not accept the request.",
+  401: "You are not signed in any more.",
+  403: "You are not allowed to do that.",
+  404: "Not found.",
+  409: "That name is taken.",
+  413: "That is too large to send.",
+  429: "Too many requests; please wait a moment.",
+  500: "The server had an internal error.",
+  502: "The chat server is not reachable right now.",
+  503: "The chat service is unavailable right now.",
+  504: "The chat server took too long to answer.",
+};
+
+function withTimeout(signal, ms) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(new DOMException("timed out", "TimeoutError")), ms);
+  const onAbort = () => ctl.abort(signal.reason);
+  if (signal) {
+    if (signal.aborted) ctl.abort(signal.reason);
+    else signal.addEventListener("abort", onAbort, { once: true });
+  }
+  const done = () => {
+    clearTimeout(timer);
+    if (signal) signal.removeEventListener("abort", onAbort);
+  };
+  return { signal: ctl.signal, done };
+}
+
+async function request(url, init, timeoutMs, outerSignal) {
+  const t = withTimeout(outerSignal, timeoutMs);
+  let res;
+  let text;
+  try {
+    res = await fetch(url, { ...init, signal: t.signal, cache: "no-store", credentials: "omit" });
+    text = await res.text();
+  } catch (err) {
+    if (outerSignal && outerSignal.aborted) throw err; // the caller gave up: not a failure
+    const timedOut = err && err.name === "AbortError" || err && err.name === "TimeoutError";
+    throw new ApiError(0, -1, timedOut
+      ? "The server did not answer in time."
+      : "Cannot reach the chat server. Check your connection.");
+  } finally {
+    t.done();
+  }
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null; // e.g. a proxy's HTML error page
+  }
+  const wait = retryAfterMs(res.headers.get("Retry-After"));
+  if (res.ok && body && typeof body === "object" && body.type !== "error") return body;
+  const err = body && body.type === "error" && body.error ? body.error : null;
+  const status = res.ok ? 500 : res.status;
+  const words = (err && (err.message || err.error)) || STATUS_WORDS[status] ||
+    `The server answered with HTTP ${status}.`;
+  throw new ApiError(status, err && Number.isInteger(err.code) ? err.code : -1, words, wait);
+}
+
+// post(obj, key?, {signal, timeoutMs}): one request object, its reply object.
+export function post(obj, key, { signal, timeoutMs = 20000 } = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  return request(API_URL, { method: "POST", headers, body: JSON.stringify(obj) }, timeoutMs, signal);
+}
+
+// poll({session, key, cursor, timeout, signal}): {cursor, messages, reset?}.
+export function poll({ session, key, cursor, timeout = 25, signal }) {
+  const url = new URL(POLL_URL);
+  url.searchParams.set("sessionUUID", session);
+  if (cursor) url.searchParams.set("cursor", cursor);
+  url.searchParams.set("timeout", String(timeout));
+  return request(url, { method: "GET", headers: { Authorization: `Bearer ${key}` } },
+    (timeout + 15) * 1000, signal);
+}

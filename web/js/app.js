@@ -1,0 +1,714 @@
+// app.js - the chat page: sign-in form, channel list, conversation.
+// Everything a user typed reaches the page through textContent only.
+import { ApiError, post } from "./api.js";
+import { Poller } from "./delivery.js";
+import { PUBLIC, Timeline, channelOf, humanTime, utf8Length } from "./store.js";
+
+const STORAGE_KEY = "chat.auth.v1";
+const USERS_REFRESH_MS = 30000; // "online" expires on the server after 60 s
+const MAX_MESSAGE_BYTES = 4096;
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  me: $("me"), meName: $("me-name"), signout: $("signout"),
+  banner: $("banner"), bannerText: $("banner-text"), bannerRetry: $("banner-retry"),
+  signinView: $("signin-view"), signinForm: $("signin-form"), username: $("username"),
+  password: $("password"), signinError: $("signin-error"), signinSubmit: $("signin-submit"),
+  chatView: $("chat-view"), rooms: $("rooms"), roomsEmpty: $("rooms-empty"),
+  title: $("channel-title"), scroller: $("scroller"), messages: $("messages"),
+  messagesEmpty: $("messages-empty"), historyLoading: $("history-loading"),
+  composer: $("composer"), input: $("message"), send: $("send"), composerError: $("composer-error"),
+};
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  auth: null, // {key, session, user: {UUID, Username}}
+  cursor: null,
+  channel: PUBLIC, // "" = General, else the other user's UUID
+  users: new Map(), // UUID -> {UUID, Username, OnLine}
+  timelines: new Map(), // channel -> Timeline
+  pending: new Map(), // channel -> [{id, text, status, error, node}]
+  loading: false,
+  joinWanted: PUBLIC,
+};
+let joinChain = Promise.resolve();
+let usersTimer = 0;
+let pendingSeq = 0;
+
+const poller = new Poller({
+  auth: () => state.auth && { session: state.auth.session, key: state.auth.key },
+  cursor: () => state.cursor,
+  badCursor: () => setCursor(null),
+  batch: onPollReply,
+  expired: renewSession,
+  unauthorized: (err) => signedOutByServer(err),
+  status: showConnection,
+});
+
+function save() {
+  if (!state.auth) {
+    sessionStorage.removeItem(STORAGE_KEY);
+    return;
+  }
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify({
+    key: state.auth.key, session: state.auth.session, user: state.auth.user,
+    cursor: state.cursor, channel: state.channel,
+  }));
+}
+
+function load() {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "null");
+    if (v && typeof v.key === "string" && typeof v.session === "string" && v.user &&
+        typeof v.user.UUID === "string" && typeof v.user.Username === "string") return v;
+  } catch {
+    /* a damaged entry: sign in again */
+  }
+  return null;
+}
+
+function setCursor(c) {
+  state.cursor = c || null;
+  save();
+}
+
+function timeline(ch) {
+  if (!state.timelines.has(ch)) state.timelines.set(ch, new Timeline());
+  return state.timelines.get(ch);
+}
+
+function pendingOf(ch) {
+  if (!state.pending.has(ch)) state.pending.set(ch, []);
+  return state.pending.get(ch);
+}
+
+// Calls /api as the signed-in user.
+function api(obj, opts) {
+  return post(obj, state.auth && state.auth.key, opts);
+}
+
+// ---------------------------------------------------------------- views
+
+function show(view) {
+  el.signinView.hidden = view !== "signin";
+  el.chatView.hidden = view !== "chat";
+  el.me.hidden = view !== "chat";
+  el.signout.hidden = view !== "chat";
+}
+
+function setBusy(button, busy) {
+  button.disabled = busy;
+  button.setAttribute("aria-busy", busy ? "true" : "false");
+  const spin = button.querySelector(".spinner");
+  if (spin) spin.hidden = !busy;
+}
+
+let bannerTicker = 0;
+function showConnection(kind, info = {}) {
+  clearInterval(bannerTicker);
+  el.banner.dataset.state = kind;
+  if (kind === "online") {
+    el.banner.hidden = true;
+    el.bannerRetry.hidden = true;
+    if (info.recovered) refreshUsers().catch(() => {});
+    return;
+  }
+  el.banner.hidden = false;
+  el.bannerRetry.hidden = kind === "connecting";
+  if (kind === "connecting") {
+    el.bannerText.textContent = info.retry ? "Reconnecting…" : "Connecting…";
+    return;
+  }
+  const until = Date.now() + (info.delayMs || 0);
+  const what = kind === "offline"
+    ? "Offline: cannot reach the chat server."
+    : `Live updates paused: ${info.error ? info.error.message : "the server is unavailable."}`;
+  const tick = () => {
+    const s = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    el.bannerText.textContent = `${what} Retrying in ${s} s.`;
+  };
+  tick();
+  bannerTicker = setInterval(tick, 1000);
+}
+
+function describe(err) {
+  if (!(err instanceof ApiError)) return "Something went wrong. Please try again.";
+  if (err.status === 429 && err.retryAfterMs) {
+    return `${err.message} (try again in ${Math.ceil(err.retryAfterMs / 1000)} s)`;
+  }
+  return err.message;
+}
+
+function userName(uuid) {
+  const u = state.users.get(uuid);
+  return u ? u.Username : "someone";
+}
+
+function channelTitle(ch) {
+  return ch === PUBLIC ? "General" : `Private chat with ${userName(ch)}`;
+}
+
+// The channel list: General, then every user in registration order.
+function renderRooms() {
+  const items = [];
+  items.push(roomItem(PUBLIC, "General", null));
+  let others = 0;
+  for (const u of state.users.values()) {
+    if (u.UUID === state.auth.user.UUID) continue;
+    others += 1;
+    items.push(roomItem(u.UUID, u.Username, !!u.OnLine));
+  }
+  const self = state.users.get(state.auth.user.UUID) || { ...state.auth.user, OnLine: true };
+  items.push(selfItem(self));
+  el.rooms.replaceChildren(...items);
+  el.roomsEmpty.hidden = others > 0;
+}
+
+function dot(online) {
+  const d = document.createElement("span");
+  d.className = `dot ${online ? "online" : "offline"}`;
+  d.setAttribute("aria-hidden", "true");
+  return d;
+}
+
+function roomItem(ch, name, online) {
+  const li = document.createElement("li");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "room";
+  b.dataset.channel = ch;
+  if (online !== null) {
+    b.dataset.online = String(online);
+    b.append(dot(online));
+  } else {
+    const icon = document.createElement("span");
+    icon.className = "room-icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = "#";
+    b.append(icon);
+  }
+  const label = document.createElement("span");
+  label.className = "room-name";
+  label.textContent = name;
+  b.append(label);
+  if (online !== null) {
+    const sr = document.createElement("span");
+    sr.className = "visually-hidden";
+    sr.textContent = online ? ", online" : ", offline";
+    b.append(sr);
+  }
+  if (ch === state.channel) b.setAttribute("aria-current", "page");
+  b.addEventListener("click", () => openChannel(ch, true));
+  li.append(b);
+  return li;
+}
+
+function selfItem(u) {
+  const li = document.createElement("li");
+  li.className = "room room-self";
+  li.dataset.user = u.UUID;
+  li.append(dot(true));
+  const label = document.createElement("span");
+  label.className = "room-name";
+  label.textContent = `${u.Username} (you)`;
+  li.append(label);
+  return li;
+}
+
+function messageNode(m, own) {
+  const li = document.createElement("li");
+  li.className = `msg ${own ? "own" : "other"}`;
+  if (m.UUID) li.dataset.uuid = m.UUID;
+  const head = document.createElement("div");
+  head.className = "msg-head";
+  const who = document.createElement("span");
+  who.className = "msg-sender";
+  who.textContent = (m.Sender && m.Sender.Username) || userName(m.SenderUUID);
+  head.append(who);
+  if (m.CreatedAt) {
+    const t = humanTime(m.CreatedAt);
+    const time = document.createElement("time");
+    time.className = "msg-time";
+    time.dateTime = m.CreatedAt;
+    time.title = t.full;
+    time.textContent = t.short;
+    head.append(" ", time);
+  }
+  const body = document.createElement("p");
+  body.className = "msg-text";
+  body.textContent = m.Message; // text, never HTML
+  li.append(head, body);
+  return li;
+}
+
+function pendingNode(p) {
+  const li = messageNode({ Message: p.text, Sender: state.auth.user }, true);
+  li.classList.add("pending");
+  const st = document.createElement("div");
+  st.className = "msg-status";
+  li.append(st);
+  p.node = li;
+  updatePendingNode(p);
+  return li;
+}
+
+function updatePendingNode(p) {
+  const li = p.node;
+  const st = li.querySelector(".msg-status");
+  st.replaceChildren();
+  li.classList.toggle("failed", p.status === "failed");
+  if (p.status === "sending") {
+    const spin = document.createElement("span");
+    spin.className = "spinner";
+    spin.setAttribute("aria-hidden", "true");
+    st.append(spin, " Sending…");
+    return;
+  }
+  const text = document.createElement("span");
+  text.textContent = `Not sent: ${p.error} `;
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "btn btn-small";
+  retry.textContent = "Retry";
+  retry.addEventListener("click", () => resend(p));
+  const drop = document.createElement("button");
+  drop.type = "button";
+  drop.className = "btn btn-small btn-quiet";
+  drop.textContent = "Discard";
+  drop.addEventListener("click", () => discard(p));
+  st.append(text, retry, " ", drop);
+}
+
+function nearBottom() {
+  const s = el.scroller;
+  return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  el.scroller.scrollTop = el.scroller.scrollHeight;
+}
+
+function updateEmpty() {
+  const tl = timeline(state.channel);
+  const none = tl.size === 0 && pendingOf(state.channel).length === 0;
+  el.historyLoading.hidden = !(none && state.loading);
+  el.messagesEmpty.hidden = !(none && !state.loading);
+  el.messages.hidden = none;
+}
+
+function renderMessages() {
+  const me = state.auth.user.UUID;
+  const nodes = timeline(state.channel).items.map((m) => messageNode(m, m.SenderUUID === me));
+  for (const p of pendingOf(state.channel)) nodes.push(pendingNode(p));
+  el.messages.replaceChildren(...nodes);
+  updateEmpty();
+  scrollToBottom();
+}
+
+// Adds a stored message (a reply or a push) to its channel, once.
+function addMessage(m) {
+  if (!m || typeof m !== "object" || !m.UUID) return;
+  const me = state.auth.user.UUID;
+  const ch = channelOf(m, me);
+  const tl = timeline(ch);
+  const i = tl.add(m);
+  if (i < 0) return; // seen already (reply and push of the same message)
+  if (m.SenderUUID === me) settlePendingByText(ch, m.Message);
+  if (ch !== state.channel) return;
+  const stick = nearBottom() || m.SenderUUID === me;
+  const confirmed = [...el.messages.children].filter((n) => !n.classList.contains("pending"));
+  el.messages.insertBefore(messageNode(m, m.SenderUUID === me), confirmed[i] || firstPendingNode());
+  updateEmpty();
+  if (stick) scrollToBottom();
+}
+
+function firstPendingNode() {
+  return el.messages.querySelector(".msg.pending");
+}
+
+// Our own message came back (as a push, perhaps before the reply): the
+// oldest in-flight copy with the same text is done.
+function settlePendingByText(ch, text) {
+  const list = pendingOf(ch);
+  const i = list.findIndex((p) => p.status === "sending" && p.text === text && !p.settled);
+  if (i < 0) return;
+  const [p] = list.splice(i, 1);
+  p.settled = true;
+  if (p.node) p.node.remove();
+  updateEmpty();
+}
+
+// ---------------------------------------------------------------- users
+
+function mergeUser(u, online) {
+  if (!u || typeof u.UUID !== "string") return;
+  const old = state.users.get(u.UUID);
+  const next = {
+    UUID: u.UUID,
+    Username: typeof u.Username === "string" && u.Username !== "" ? u.Username
+      : old ? old.Username : u.UUID.slice(0, 8),
+    OnLine: online === undefined ? !!u.OnLine : online,
+  };
+  state.users.set(u.UUID, next);
+}
+
+async function refreshUsers() {
+  const all = [];
+  let total = Infinity;
+  for (let page = 0; all.length < total && page < 20; page++) {
+    const r = await api({ type: "users", users: { offset: all.length, limit: 1000 } });
+    const got = (r.users && Array.isArray(r.users.users)) ? r.users.users : [];
+    total = r.users && Number.isInteger(r.users.total) ? r.users.total : got.length;
+    all.push(...got);
+    if (got.length === 0) break;
+  }
+  const fresh = new Map();
+  for (const u of all) {
+    if (u && typeof u.UUID === "string") {
+      fresh.set(u.UUID, { UUID: u.UUID, Username: u.Username, OnLine: !!u.OnLine });
+    }
+  }
+  state.users = fresh;
+  renderRooms();
+  if (state.channel !== PUBLIC) el.title.textContent = channelTitle(state.channel);
+}
+
+function scheduleUsersRefresh() {
+  clearInterval(usersTimer);
+  usersTimer = setInterval(() => {
+    refreshUsers().catch((err) => {
+      if (err instanceof ApiError && err.status === 401) signedOutByServer(err);
+    });
+  }, USERS_REFRESH_MS);
+}
+
+// ---------------------------------------------------------------- pushes
+
+async function onPollReply(reply) {
+  if (!state.auth) return;
+  const msgs = Array.isArray(reply.messages) ? reply.messages : [];
+  let roomsChanged = false;
+  for (const o of msgs) {
+    if (!o || typeof o !== "object") continue;
+    if (o.type === "channelMessage") addMessage(o.channelMessage);
+    else if (o.type === "sys") roomsChanged = onSys(o) || roomsChanged;
+    // channelLeave pushes change nobody's online state: nothing to show.
+  }
+  if (roomsChanged) renderRooms();
+  setCursor(reply.cursor || state.cursor);
+  if (reply.reset) {
+    // Our cursor was older than what the server keeps: reload history.
+    await joinChannel(state.channel);
+  }
+}
+
+function onSys(o) {
+  const sys = o.sys || {};
+  if (sys.type === "signIn" && sys.signIn) {
+    mergeUser({ UUID: sys.signIn.uuid, Username: sys.signIn.username }, true);
+    return true;
+  }
+  if (sys.type === "signOut" && sys.signOut) {
+    mergeUser({ UUID: sys.signOut.uuid, Username: sys.signOut.username }, false);
+    return true;
+  }
+  if (sys.type === "channelJoin") {
+    if (o.user) mergeUser(o.user, true);
+    else if (o.userUUID) mergeUser({ UUID: o.userUUID }, true);
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- channels
+
+function openChannel(ch, focusComposer) {
+  if (!state.auth) return;
+  if (ch !== state.channel) {
+    state.channel = ch;
+    save();
+    el.title.textContent = channelTitle(ch);
+    for (const b of el.rooms.querySelectorAll("button.room")) {
+      if (b.dataset.channel === ch) b.setAttribute("aria-current", "page");
+      else b.removeAttribute("aria-current");
+    }
+    el.composerError.textContent = "";
+    renderMessages();
+  }
+  joinChannel(ch).catch(() => {});
+  if (focusComposer) el.input.focus();
+}
+
+// channelJoin, one at a time, so the server follows the channel the page
+// shows even after quick clicks.
+function joinChannel(ch) {
+  state.joinWanted = ch;
+  joinChain = joinChain.then(() => doJoin(ch)).catch(() => {});
+  return joinChain;
+}
+
+async function doJoin(ch) {
+  if (!state.auth || state.joinWanted !== ch) return; // a later click won
+  state.loading = true;
+  updateEmpty();
+  try {
+    let r;
+    try {
+      r = await api({ type: "channelJoin", sessionUUID: state.auth.session, channelJoin: { recipientUUID: ch } });
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 404 || err.code !== 213) throw err;
+      await newSession(); // the session expired: a fresh one, bound by this join
+      r = await api({ type: "channelJoin", sessionUUID: state.auth.session, channelJoin: { recipientUUID: ch } });
+    }
+    const j = r.channelJoin || {};
+    for (const m of Array.isArray(j.messages) ? j.messages : []) addMessage(m);
+    if (Array.isArray(j.users)) {
+      for (const u of j.users) mergeUser(u);
+      renderRooms();
+    }
+    if (state.channel === ch) el.title.textContent = channelTitle(ch);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      signedOutByServer(err);
+      return;
+    }
+    if (state.channel === ch) {
+      el.composerError.textContent = `Could not open ${channelTitle(ch)}: ${describe(err)}`;
+      if (ch !== PUBLIC && err instanceof ApiError && err.status === 404) openChannel(PUBLIC, false);
+    }
+  } finally {
+    state.loading = false;
+    if (state.auth) updateEmpty();
+  }
+}
+
+async function newSession() {
+  const r = await post({ type: "ready" });
+  state.auth.session = r.ready.sessionUUID;
+  state.cursor = null;
+  save();
+}
+
+// The poll said 404: the session expired. A new one, joined to our channel.
+async function renewSession() {
+  await newSession();
+  state.joinWanted = state.channel;
+  await doJoin(state.channel);
+  await refreshUsers();
+}
+
+// ---------------------------------------------------------------- sending
+
+function composerText() {
+  return el.input.value;
+}
+
+function onSubmit(e) {
+  e.preventDefault();
+  const text = composerText();
+  if (text.trim() === "") {
+    el.composerError.textContent = "Type a message first.";
+    return;
+  }
+  const bytes = utf8Length(text);
+  if (bytes > MAX_MESSAGE_BYTES) {
+    el.composerError.textContent = `That message is too long (${bytes} bytes; at most ${MAX_MESSAGE_BYTES}).`;
+    return;
+  }
+  el.composerError.textContent = "";
+  el.input.value = "";
+  autosize();
+  const p = { id: ++pendingSeq, text, channel: state.channel, status: "sending", error: "" };
+  pendingOf(p.channel).push(p);
+  if (p.channel === state.channel) {
+    el.messages.append(pendingNode(p));
+    updateEmpty();
+    scrollToBottom();
+  }
+  deliver(p);
+}
+
+async function deliver(p) {
+  try {
+    const r = await api({ type: "channelMessage", channelMessage: { recipientUUID: p.channel, message: p.text } });
+    settle(p);
+    addMessage(r.channelMessage);
+  } catch (err) {
+    if (p.settled) return; // its push arrived: it was stored after all
+    if (err instanceof ApiError && err.status === 401) {
+      signedOutByServer(err);
+      return;
+    }
+    p.status = "failed";
+    p.error = describe(err);
+    if (p.node) updatePendingNode(p);
+  }
+}
+
+function settle(p) {
+  const list = pendingOf(p.channel);
+  const i = list.indexOf(p);
+  if (i >= 0) list.splice(i, 1);
+  p.settled = true;
+  if (p.node) p.node.remove();
+  if (state.auth) updateEmpty();
+}
+
+function resend(p) {
+  p.status = "sending";
+  updatePendingNode(p);
+  deliver(p);
+}
+
+function discard(p) {
+  settle(p);
+  el.input.focus();
+}
+
+function autosize() {
+  el.input.style.height = "auto";
+  el.input.style.height = `${Math.min(el.input.scrollHeight, 160)}px`;
+}
+
+// ---------------------------------------------------------------- sign in / out
+
+async function onSignIn(e) {
+  e.preventDefault();
+  const username = el.username.value.trim();
+  const password = el.password.value;
+  el.signinError.textContent = "";
+  if (!username) {
+    el.signinError.textContent = "Please enter a name.";
+    el.username.focus();
+    return;
+  }
+  if (!password) {
+    el.signinError.textContent = "Please enter a password.";
+    el.password.focus();
+    return;
+  }
+  setBusy(el.signinSubmit, true);
+  try {
+    const ready = await post({ type: "ready" });
+    const session = ready.ready.sessionUUID;
+    const r = await post({ type: "signIn", sessionUUID: session, signIn: { username, password } });
+    // Who we are comes from this reply (the original client took it from
+    // whichever sys/signIn came last).
+    const user = r.user && r.user.UUID ? r.user
+      : { UUID: r.authorized.userUUID, Username: username, OnLine: true };
+    el.password.value = "";
+    startChat({ key: r.authorized.accessKey, session, user: { UUID: user.UUID, Username: user.Username } },
+      null, PUBLIC);
+  } catch (err) {
+    let words = describe(err);
+    if (err instanceof ApiError && err.status === 401) words = "Wrong password for this name.";
+    el.signinError.textContent = words;
+    el.password.focus();
+  } finally {
+    setBusy(el.signinSubmit, false);
+  }
+}
+
+async function startChat(auth, cursor, channel) {
+  state.auth = auth;
+  state.cursor = cursor;
+  state.channel = channel;
+  state.users = new Map([[auth.user.UUID, { ...auth.user, OnLine: true }]]);
+  state.timelines = new Map();
+  state.pending = new Map();
+  save();
+  el.meName.textContent = auth.user.Username;
+  el.title.textContent = channelTitle(channel);
+  show("chat");
+  renderRooms();
+  renderMessages();
+  el.input.focus();
+  try {
+    await refreshUsers(); // also checks that a stored key still works
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      signedOutByServer(err);
+      return;
+    }
+    el.composerError.textContent = `Could not load the user list: ${describe(err)}`;
+  }
+  if (!state.auth) return;
+  el.title.textContent = channelTitle(channel);
+  await joinChannel(channel);
+  if (!state.auth) return;
+  scheduleUsersRefresh();
+  poller.start();
+}
+
+function stopChat() {
+  poller.stop();
+  clearInterval(usersTimer);
+  clearInterval(bannerTicker);
+  el.banner.hidden = true;
+  state.auth = null;
+  state.cursor = null;
+  state.timelines = new Map();
+  state.pending = new Map();
+  save();
+  el.messages.replaceChildren();
+  el.rooms.replaceChildren();
+  show("signin");
+}
+
+// The server no longer knows our key (signed out elsewhere, expired).
+function signedOutByServer() {
+  if (!state.auth) return;
+  const name = state.auth.user.Username;
+  stopChat();
+  el.username.value = name;
+  el.signinError.textContent = "Your sign-in has ended (signed out or expired). Please sign in again.";
+  el.password.focus();
+}
+
+async function onSignOut() {
+  if (!state.auth) return;
+  const key = state.auth.key;
+  const session = state.auth.session;
+  setBusy(el.signout, true);
+  let note = "";
+  try {
+    await post({ type: "signOut", sessionUUID: session }, key, { timeoutMs: 8000 });
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) {
+      note = `Signed out on this device, but the server could not be told: ${describe(err)}`;
+    }
+  } finally {
+    setBusy(el.signout, false);
+  }
+  stopChat();
+  el.signinError.textContent = note;
+  el.username.focus();
+}
+
+// ---------------------------------------------------------------- wiring
+
+el.signinForm.addEventListener("submit", onSignIn);
+el.signout.addEventListener("click", onSignOut);
+el.composer.addEventListener("submit", onSubmit);
+el.input.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+    e.preventDefault();
+    el.composer.requestSubmit();
+  }
+});
+el.input.addEventListener("input", () => {
+  autosize();
+  if (el.composerError.textContent && composerText().trim() !== "") el.composerError.textContent = "";
+});
+el.bannerRetry.addEventListener("click", () => poller.kick());
+window.addEventListener("online", () => poller.kick());
+
+const stored = load();
+if (stored) {
+  startChat({ key: stored.key, session: stored.session, user: stored.user },
+    stored.cursor || null, typeof stored.channel === "string" ? stored.channel : PUBLIC);
+} else {
+  show("signin");
+  el.username.focus();
+}
