@@ -42,8 +42,7 @@ static void slot_take(void)
 }
 
 enum chat_err auth_hash_password(const char *pw, size_t len,
-                                 char out[AUTH_HASH_MAX],
-                                 struct chat_error *e)
+                                 char out[AUTH_HASH_MAX], struct chat_error *e)
 {
     int rc;
 
@@ -56,14 +55,14 @@ enum chat_err auth_hash_password(const char *pw, size_t len,
     return CHAT_OK;
 }
 
-int auth_verify_password(const char *stored, size_t stored_len,
-                         const char *pw, size_t len)
+int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
+                         size_t len)
 {
     unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
-    int ok;
 
     if (stored_len > 9 && strncmp(stored, "$argon2id", 9) == 0) {
         char hash[AUTH_HASH_MAX];
+        int ok;
         if (stored_len >= sizeof hash)
             return 0;
         memcpy(hash, stored, stored_len);
@@ -75,8 +74,8 @@ int auth_verify_password(const char *stored, size_t stored_len,
     }
     /* Plaintext record of the original server: compare digests so neither
      * the content nor the length leaks through timing. */
-    crypto_generichash(a, sizeof a, (const unsigned char *)stored,
-                       stored_len, NULL, 0);
+    crypto_generichash(a, sizeof a, (const unsigned char *)stored, stored_len,
+                       NULL, 0);
     crypto_generichash(b, sizeof b, (const unsigned char *)pw, len, NULL, 0);
     return sodium_memcmp(a, b, sizeof a) == 0;
 }

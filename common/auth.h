@@ -18,13 +18,12 @@ void auth_cleanup(void);
 /* argon2id string of pw into out. At most cfg->pwhash_concurrency run at
  * once (each takes pwhash_mem bytes). Returns CHAT_OK or CHAT_E_INTERNAL. */
 enum chat_err auth_hash_password(const char *pw, size_t len,
-                                 char out[AUTH_HASH_MAX],
-                                 struct chat_error *e);
+                                 char out[AUTH_HASH_MAX], struct chat_error *e);
 
 /* Nonzero when pw matches stored: an argon2id string, or the plaintext an
  * original Go server wrote (compared in constant time). */
-int auth_verify_password(const char *stored, size_t stored_len,
-                         const char *pw, size_t len);
+int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
+                         size_t len);
 
 /* A random (uuid4) identifier, lowercase canonical. Access keys, sessions,
  * users, channels and messages all use it. */

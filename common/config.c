@@ -18,32 +18,50 @@ struct setting {
     long min, max;
 };
 
-#define STR(field) .kind = K_STR, .offset = offsetof(struct config, field),   \
-                   .size = sizeof(((struct config *)0)->field)
-#define INT(field, lo, hi) .kind = K_INT,                                      \
-                   .offset = offsetof(struct config, field), .min = lo, .max = hi
+#define STR(field)                                                             \
+    .kind = K_STR, .offset = offsetof(struct config, field),                   \
+    .size = sizeof(((struct config *)0)->field) /* NOLINT */
+#define INT(field, lo, hi)                                                     \
+    .kind = K_INT, .offset = offsetof(struct config, field), .min = (lo),      \
+    .max = (hi)
 
 static const struct setting settings[] = {
     {.name = "REDIS_ADDRESS", .def = "127.0.0.1:6379", STR(redis_address)},
     {.name = "REDIS_PASSWORD", .def = "", STR(redis_password)},
-    {.name = "CHAT_REDIS_TIMEOUT_MS", .def = "2000", INT(redis_timeout_ms, 10, 60000)},
+    {.name = "CHAT_REDIS_TIMEOUT_MS",
+     .def = "2000",
+     INT(redis_timeout_ms, 10, 60000)},
     {.name = "CHAT_THREADS", .def = "8", INT(threads, 1, 1024)},
     {.name = "CHAT_PWHASH_OPSLIMIT", .def = "2", INT(pwhash_ops, 1, 100)},
-    {.name = "CHAT_PWHASH_MEMLIMIT", .def = "67108864", .kind = K_LONG,
-     .offset = offsetof(struct config, pwhash_mem), .min = 8192,
+    {.name = "CHAT_PWHASH_MEMLIMIT",
+     .def = "67108864",
+     .kind = K_LONG,
+     .offset = offsetof(struct config, pwhash_mem),
+     .min = 8192,
      .max = 1073741824L},
-    {.name = "CHAT_PWHASH_CONCURRENCY", .def = "2", INT(pwhash_concurrency, 1, 64)},
+    {.name = "CHAT_PWHASH_CONCURRENCY",
+     .def = "2",
+     INT(pwhash_concurrency, 1, 64)},
     {.name = "CHAT_MSG_RATE", .def = "100", INT(msg_rate, 0, 1000000000)},
     {.name = "CHAT_SIGNIN_FAILS", .def = "10", INT(signin_fails, 0, 1000000)},
     {.name = "CHAT_KEY_TTL", .def = "86400", INT(key_ttl, 1, 100000000)},
     {.name = "CHAT_SESSION_TTL", .def = "3600", INT(session_ttl, 1, 100000000)},
-    {.name = "CHAT_EVENTS_MAXLEN", .def = "10000", INT(events_maxlen, 10, 100000000)},
-    {.name = "CHAT_LOG_LEVEL", .def = "info", .kind = K_LEVEL,
+    {.name = "CHAT_EVENTS_MAXLEN",
+     .def = "10000",
+     INT(events_maxlen, 10, 100000000)},
+    {.name = "CHAT_LOG_LEVEL",
+     .def = "info",
+     .kind = K_LEVEL,
      .offset = offsetof(struct config, log_level)},
     {.name = "CHAT_POLLER_SOCKET", .def = "", STR(poller_socket)},
-    {.name = "CHAT_POLLER_ADDRESS", .def = "127.0.0.1:8091", STR(poller_address)},
-    {.name = "CHAT_POLL_MAX_WAITERS", .def = "19000", INT(poll_max_waiters, 1, 1000000)},
+    {.name = "CHAT_POLLER_ADDRESS",
+     .def = "127.0.0.1:8091",
+     STR(poller_address)},
+    {.name = "CHAT_POLL_MAX_WAITERS",
+     .def = "19000",
+     INT(poll_max_waiters, 1, 1000000)},
     {.name = "CHAT_FCGI_POLL", .def = "1", INT(fcgi_poll, 0, 1)},
+    {.name = "CHAT_SSE_HEARTBEAT", .def = "15", INT(sse_heartbeat, 1, 300)},
 };
 
 static int parse_long(const char *s, long *out)

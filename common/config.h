@@ -4,25 +4,26 @@
 #define CHAT_CONFIG_H
 
 struct config {
-    char redis_host[256];   /* from REDIS_ADDRESS host part */
-    int redis_port;         /* from REDIS_ADDRESS port part */
+    char redis_host[256];     /* from REDIS_ADDRESS host part */
+    int redis_port;           /* from REDIS_ADDRESS port part */
     char redis_address[300];  /* REDIS_ADDRESS, "host:port" (original) */
     char redis_password[256]; /* REDIS_PASSWORD (original), "" = no AUTH */
-    int redis_timeout_ms;   /* CHAT_REDIS_TIMEOUT_MS: connect and command */
-    int threads;            /* CHAT_THREADS: FastCGI worker threads */
-    int pwhash_ops;         /* CHAT_PWHASH_OPSLIMIT: argon2id passes */
-    long pwhash_mem;        /* CHAT_PWHASH_MEMLIMIT: argon2id bytes */
-    int pwhash_concurrency; /* CHAT_PWHASH_CONCURRENCY: hashes at once */
-    int msg_rate;           /* CHAT_MSG_RATE: messages per user per 10 s */
-    int signin_fails;       /* CHAT_SIGNIN_FAILS: failures per name / 5 min */
-    int key_ttl;            /* CHAT_KEY_TTL: access key idle expiry, s */
-    int session_ttl;        /* CHAT_SESSION_TTL: session idle expiry, s */
-    int events_maxlen;      /* CHAT_EVENTS_MAXLEN: retained sys events */
-    int log_level;          /* CHAT_LOG_LEVEL: err|warn|info|debug */
+    int redis_timeout_ms;     /* CHAT_REDIS_TIMEOUT_MS: connect and command */
+    int threads;              /* CHAT_THREADS: FastCGI worker threads */
+    int pwhash_ops;           /* CHAT_PWHASH_OPSLIMIT: argon2id passes */
+    long pwhash_mem;          /* CHAT_PWHASH_MEMLIMIT: argon2id bytes */
+    int pwhash_concurrency;   /* CHAT_PWHASH_CONCURRENCY: hashes at once */
+    int msg_rate;             /* CHAT_MSG_RATE: messages per user per 10 s */
+    int signin_fails;         /* CHAT_SIGNIN_FAILS: failures per name / 5 min */
+    int key_ttl;              /* CHAT_KEY_TTL: access key idle expiry, s */
+    int session_ttl;          /* CHAT_SESSION_TTL: session idle expiry, s */
+    int events_maxlen;        /* CHAT_EVENTS_MAXLEN: retained sys events */
+    int log_level;            /* CHAT_LOG_LEVEL: err|warn|info|debug */
     char poller_socket[256];  /* CHAT_POLLER_SOCKET: unix socket path */
     char poller_address[300]; /* CHAT_POLLER_ADDRESS: "host:port" or "" */
     int poll_max_waiters;     /* CHAT_POLL_MAX_WAITERS: parked polls cap */
     int fcgi_poll;            /* CHAT_FCGI_POLL: chat.fcgi answers /poll */
+    int sse_heartbeat;        /* CHAT_SSE_HEARTBEAT: SSE comment every N s */
 };
 
 /* Loads every setting from the environment into *cfg. On a bad value writes

@@ -51,8 +51,8 @@ struct chat_error {
 enum chat_err chat_fail(struct chat_error *e, enum chat_err err,
                         const char *detail);
 
-int chat_err_status(enum chat_err err);   /* HTTP status */
-int chat_err_code(enum chat_err err);     /* JSON error.code */
+int chat_err_status(enum chat_err err); /* HTTP status */
+int chat_err_code(enum chat_err err);   /* JSON error.code */
 const char *chat_err_text(enum chat_err err);
 
 /* Appends {"type":"error","error":{"code":N,"error":T,"message":T}}. */

@@ -15,7 +15,7 @@ struct jbuf {
 };
 
 void jbuf_init(struct jbuf *b);
-void jbuf_free(struct jbuf *b); /* NULL-safe; leaves *b empty */
+void jbuf_free(struct jbuf *b);  /* NULL-safe; leaves *b empty */
 void jbuf_reset(struct jbuf *b); /* len = 0, keeps memory */
 int jbuf_failed(const struct jbuf *b);
 

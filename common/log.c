@@ -41,6 +41,7 @@ void log_write(enum log_level level, const char *file, int line,
         return;
     n += (size_t)rc;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start above */
     rc = vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
     va_end(ap);
     if (rc < 0)

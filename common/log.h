@@ -14,8 +14,7 @@ int log_enabled(enum log_level level);
 
 /* Writes one line; use the macros below, which add the location. */
 void log_write(enum log_level level, const char *file, int line,
-               const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #define log_at(lvl, ...)                                                       \
     do {                                                                       \

@@ -62,8 +62,8 @@ static int only_space(const char *s, size_t n)
     return 1;
 }
 
-static enum chat_err parse_json(const char *data, size_t len,
-                                json_object **out, struct chat_error *e)
+static enum chat_err parse_json(const char *data, size_t len, json_object **out,
+                                struct chat_error *e)
 {
     json_tokener *tok;
     json_object *obj;
@@ -133,13 +133,12 @@ enum chat_err proto_parse(const char *data, size_t len,
         goto fail;
     }
     req->type = type;
-    rc = envelope_string(req->root, "accessKey", "userAccessKey", &req->key,
-                         e);
+    rc = envelope_string(req->root, "accessKey", "userAccessKey", &req->key, e);
     if (rc == CHAT_OK)
         rc = envelope_string(req->root, "userUUID", NULL, &req->user_uuid, e);
     if (rc == CHAT_OK)
-        rc = envelope_string(req->root, "sessionUUID", "SUUID",
-                             &req->session, e);
+        rc = envelope_string(req->root, "sessionUUID", "SUUID", &req->session,
+                             e);
     if (rc != CHAT_OK)
         goto fail;
     req->body = proto_field(req->root, type);
@@ -208,11 +207,9 @@ static void trim(const char **s, size_t *n)
     }
     while (end > start) {
         size_t back = 1;
-        while (back < 4 && end - back > start &&
-               (p[end - back] & 0xc0) == 0x80)
+        while (back < 4 && end - back > start && (p[end - back] & 0xc0) == 0x80)
             back++;
-        if (utf8_next(p + end - back, back, &cp) != back ||
-            !utf8_is_space(cp))
+        if (utf8_next(p + end - back, back, &cp) != back || !utf8_is_space(cp))
             break;
         end -= back;
     }

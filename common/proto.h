@@ -44,8 +44,7 @@ enum chat_err proto_string(json_object *obj, const char *name, int required,
 
 /* The request's body object: CHAT_E_MISSING_BODY when absent or null,
  * CHAT_E_FIELD_TYPE when not an object. */
-enum chat_err proto_body(const struct chat_request *req,
-                         struct chat_error *e);
+enum chat_err proto_body(const struct chat_request *req, struct chat_error *e);
 
 /* Copies a canonical UUID (8-4-4-4-12 hex) into out, lowercased. Returns
  * CHAT_OK or CHAT_E_BAD_UUID naming the field. */
@@ -57,8 +56,7 @@ enum chat_err proto_uuid(const char *in, const char *field, char out[37],
 enum chat_err proto_username(const char *in, size_t len, char *out,
                              size_t outsz, struct chat_error *e);
 
-enum chat_err proto_password(const char *in, size_t len,
-                             struct chat_error *e);
+enum chat_err proto_password(const char *in, size_t len, struct chat_error *e);
 
 /* 1..4096 bytes of UTF-8, not only white space. */
 enum chat_err proto_message(const char *in, size_t len, struct chat_error *e);

@@ -90,9 +90,8 @@ int user_map_load(struct user_map *m, const redisReply *flat)
         char *uuid = NULL;
         m->v[i].uuid = users[i].uuid;
         m->v[i].online = users[i].online;
-        if (users[i].json &&
-            user_record_parse(users[i].json, users[i].json_len, &uuid,
-                              &m->v[i].name, NULL) == 0)
+        if (users[i].json && user_record_parse(users[i].json, users[i].json_len,
+                                               &uuid, &m->v[i].name, NULL) == 0)
             free(uuid);
     }
     m->n = (size_t)n;
@@ -123,8 +122,7 @@ const struct user_entry *user_map_find(const struct user_map *m,
     return NULL;
 }
 
-void render_user(struct jbuf *b, const char *uuid, const char *name,
-                 int online)
+void render_user(struct jbuf *b, const char *uuid, const char *name, int online)
 {
     jbuf_cstr(b, "{\"UUID\":");
     jbuf_cstr_q(b, uuid);
@@ -271,7 +269,8 @@ long render_poll_each(const struct store_poll_result *r, const char *session,
     for (size_t i = 0; i < r->events->elements && !stop; i++) {
         const redisReply *en = r->events->element[i];
         jbuf_reset(&item);
-        if (render_event(&item, en) || en->element[0]->type != REDIS_REPLY_STRING)
+        if (render_event(&item, en) ||
+            en->element[0]->type != REDIS_REPLY_STRING)
             continue;
         cursor_format(cursor, session, en->element[0]->str, r->jn, pos0);
         stop = emit_item(fn, ctx, &item, cursor);

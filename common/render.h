@@ -32,8 +32,8 @@ const struct user_entry *user_map_find(const struct user_map *m,
 /* Extracts UUID, Username and (when password is not NULL) Password of a
  * stored user record (case-insensitive keys); all malloc'ed, caller
  * frees. Returns 0 or -1. */
-int user_record_parse(const char *json, size_t len, char **uuid,
-                      char **name, char **password);
+int user_record_parse(const char *json, size_t len, char **uuid, char **name,
+                      char **password);
 
 /* {"UUID":..,"Username":..,"OnLine":..} */
 void render_user(struct jbuf *b, const char *uuid, const char *name,

@@ -492,8 +492,7 @@ void store_signin_fail(struct store_call *c, const char *md5)
 
 void store_signin(struct store_call *c, const struct config *cfg,
                   const char *uid, const char *name, const char *md5,
-                  const char *user_json, const char *key,
-                  const char *session)
+                  const char *user_json, const char *key, const char *session)
 {
     begin(c, S_SIGNIN, cfg);
     arg_str(c, uid);
@@ -516,8 +515,7 @@ void store_signout(struct store_call *c, const struct config *cfg,
 }
 
 void store_users(struct store_call *c, const struct config *cfg,
-                 const char *key, const char *claimed, long offset,
-                 long limit)
+                 const char *key, const char *claimed, long offset, long limit)
 {
     begin(c, S_USERS, cfg);
     arg_str(c, key);
@@ -526,9 +524,9 @@ void store_users(struct store_call *c, const struct config *cfg,
     arg_long(c, limit);
 }
 
-void store_join(struct store_call *c, const struct config *cfg,
-                const char *key, const char *claimed, const char *recipient,
-                const char *session, const char *new_channel)
+void store_join(struct store_call *c, const struct config *cfg, const char *key,
+                const char *claimed, const char *recipient, const char *session,
+                const char *new_channel)
 {
     begin(c, S_JOIN, cfg);
     arg_str(c, key);
@@ -551,10 +549,9 @@ void store_leave(struct store_call *c, const struct config *cfg,
 }
 
 void store_message(struct store_call *c, const struct config *cfg,
-                   const char *key, const char *claimed,
-                   const char *recipient, const char *new_channel,
-                   const char *msg_uuid, const char *msg_json, size_t msg_len,
-                   const char *created)
+                   const char *key, const char *claimed, const char *recipient,
+                   const char *new_channel, const char *msg_uuid,
+                   const char *msg_json, size_t msg_len, const char *created)
 {
     begin(c, S_MESSAGE, cfg);
     arg_str(c, key);
@@ -567,9 +564,9 @@ void store_message(struct store_call *c, const struct config *cfg,
     arg_long(c, cfg->msg_rate);
 }
 
-void store_poll(struct store_call *c, const struct config *cfg,
-                const char *key, const char *session, const char *jn,
-                const char *sys_after, long pos, int limit)
+void store_poll(struct store_call *c, const struct config *cfg, const char *key,
+                const char *session, const char *jn, const char *sys_after,
+                long pos, int limit)
 {
     begin(c, S_POLL, cfg);
     arg_str(c, key);
@@ -589,8 +586,8 @@ void store_ping(struct store_call *c)
 
 static int is_bulk(const redisReply *r)
 {
-    return r && (r->type == REDIS_REPLY_STRING ||
-                 r->type == REDIS_REPLY_STATUS);
+    return r &&
+           (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
 
 long store_parse_userinfo(const redisReply *flat, struct store_user **out)
@@ -630,8 +627,7 @@ int store_parse_poll(const redisReply *r, struct store_poll_result *out)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 8)
         return -1;
     if (!is_bulk(r->element[0]) || !is_bulk(r->element[1]) ||
-        r->element[2]->type != REDIS_REPLY_INTEGER ||
-        !is_bulk(r->element[3]) ||
+        r->element[2]->type != REDIS_REPLY_INTEGER || !is_bulk(r->element[3]) ||
         r->element[4]->type != REDIS_REPLY_INTEGER ||
         r->element[5]->type != REDIS_REPLY_ARRAY ||
         r->element[6]->type != REDIS_REPLY_ARRAY)

@@ -5,24 +5,24 @@
  * This module builds the argv of EVALSHA (EVAL on NOSCRIPT) and parses the
  * replies; it never sends: fcgi uses hiredis sync, the poller hiredis async.
  *
- * Keys of the original Go server (names, types and encodings kept):
- *   users                           list   user JSON + "\n" per element   -
- *   usersUsernameListIndex.<md5>    string index into users              -
- *   usersUUIDListIndex.<uuid>       string index into users              -
- *   userAccessKey.<uuid>            string newest access key             -
- *   userStatus.<uuid>               string time; exists = online         60 s
- *   userSession.<session>           string time                          session TTL
- *   channelSenderRecipient.<a>.<b>  string private channel uuid (both ways) -
- *   channelUsers.<channel>          hash   member uuid -> time            -
- *   channelMessages.<channel>       list   message JSON + "\n"            -
- *   PUBLISH <channel>               the same bytes as the RPUSH
+ * Keys of the original Go server (names, types, encodings kept):
+ *   users                          list   user JSON + "\n" each     -
+ *   usersUsernameListIndex.<md5>   string index into users          -
+ *   usersUUIDListIndex.<uuid>      string index into users          -
+ *   userAccessKey.<uuid>           string newest access key         -
+ *   userStatus.<uuid>              string time; exists = online     60 s
+ *   userSession.<session>          string time                      session
+ *   channelSenderRecipient.<a>.<b> string private channel (both ways) -
+ *   channelUsers.<channel>         hash   member uuid -> time        -
+ *   channelMessages.<channel>      list   message JSON + "\n"        -
+ *   PUBLISH <channel>              the same bytes as the RPUSH
  * Keys of this project (prefix "rcg:", never touched by the original):
- *   rcg:key.<accessKey>             string user uuid                     key TTL (sliding)
- *   rcg:session.<session>           hash   user ch r jn pos sys          session TTL (sliding)
- *   rcg:events                      stream s(scope) t u n r; capped (MAXLEN ~)
- *   PUBLISH rcg:wake <scope>        wakes pollers after each XADD
- *   rcg:fails.<md5>                 string failed sign-ins of a name      300 s
- *   rcg:rate.<uuid>                 string messages sent in the window    10 s
+ *   rcg:key.<accessKey>            string user uuid          key TTL, sliding
+ *   rcg:session.<session>          hash   user ch r jn pos sys  session TTL
+ *   rcg:events                     stream s t u n r        capped (MAXLEN ~)
+ *   PUBLISH rcg:wake <scope>       wakes pollers after each XADD
+ *   rcg:fails.<md5>                string failed sign-ins of a name   300 s
+ *   rcg:rate.<uuid>                string messages in the window      10 s
  * A session follows one channel: ch (channel id, "" = none), r (recipient
  * uuid as seen by this session, "" = public), jn (join counter), pos (length
  * of channelMessages.<ch> when its last channelJoin read history), sys
@@ -37,10 +37,10 @@
 #include "common/config.h"
 #include "common/errors.h"
 
-#define STORE_PREFIX "rcg:"
+#define STORE_PREFIX       "rcg:"
 #define STORE_WAKE_CHANNEL STORE_PREFIX "wake"
-#define STORE_HISTORY 10
-#define STORE_ARGS_MAX 20
+#define STORE_HISTORY      10
+#define STORE_ARGS_MAX     20
 
 enum store_script {
     S_READY,
@@ -105,8 +105,7 @@ void store_signin_fail(struct store_call *c, const char *md5);
  * rcg:session user, XADD signIn. */
 void store_signin(struct store_call *c, const struct config *cfg,
                   const char *uid, const char *name, const char *md5,
-                  const char *user_json, const char *key,
-                  const char *session);
+                  const char *user_json, const char *key, const char *session);
 
 /* S_SIGNOUT -- input: key, claimed uid ("" = none), target uid ("" = self),
  * session. output: bulk uid. Deletes the key, userStatus; clears the
@@ -118,17 +117,16 @@ void store_signout(struct store_call *c, const struct config *cfg,
 /* S_USERS -- input: key, claimed, offset, limit.
  * output: [total, [user JSON...], [online 0/1...]]. */
 void store_users(struct store_call *c, const struct config *cfg,
-                 const char *key, const char *claimed, long offset,
-                 long limit);
+                 const char *key, const char *claimed, long offset, long limit);
 
 /* S_JOIN -- input: key, claimed, recipient ("" = public), session, a fresh
  * uuid for a new private channel. output: [channel, [history...],
  * [member uuid...], userinfo] where userinfo is flat [uuid, json|nil,
  * online]... Writes channelSenderRecipient (new pair), channelUsers,
  * rcg:session ch/r/jn/pos, XADD channelLeave (old channel), channelJoin. */
-void store_join(struct store_call *c, const struct config *cfg,
-                const char *key, const char *claimed, const char *recipient,
-                const char *session, const char *new_channel);
+void store_join(struct store_call *c, const struct config *cfg, const char *key,
+                const char *claimed, const char *recipient, const char *session,
+                const char *new_channel);
 
 /* S_LEAVE -- input: key, claimed, recipient, session. output: [uid].
  * Clears the session's channel when it is that one; XADD channelLeave. */
@@ -142,18 +140,17 @@ void store_leave(struct store_call *c, const struct config *cfg,
  * RPUSH channelMessages.<ch> and PUBLISH <ch> of the same bytes (the
  * original's format); CHAT429:rate <ttl> over the rate limit. */
 void store_message(struct store_call *c, const struct config *cfg,
-                   const char *key, const char *claimed,
-                   const char *recipient, const char *new_channel,
-                   const char *msg_uuid, const char *msg_json, size_t msg_len,
-                   const char *created);
+                   const char *key, const char *claimed, const char *recipient,
+                   const char *new_channel, const char *msg_uuid,
+                   const char *msg_json, size_t msg_len, const char *created);
 
 /* S_POLL -- input: key, session, cursor parts (jn "" = none, sys id "",
  * pos), batch limit. output: [sys id, jn, pos, channel, reset,
  * [[id, [field, value...]]...], [message...], userinfo]. Refreshes the
  * session, userSession and userStatus (presence). */
-void store_poll(struct store_call *c, const struct config *cfg,
-                const char *key, const char *session, const char *jn,
-                const char *sys_after, long pos, int limit);
+void store_poll(struct store_call *c, const struct config *cfg, const char *key,
+                const char *session, const char *jn, const char *sys_after,
+                long pos, int limit);
 
 /* Health probe argv: PING. */
 void store_ping(struct store_call *c);

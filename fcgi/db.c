@@ -46,13 +46,14 @@ static int authenticate(struct db *d)
 static int connect_now(struct db *d)
 {
     struct timeval tv = {.tv_sec = d->cfg->redis_timeout_ms / 1000,
-                         .tv_usec = (d->cfg->redis_timeout_ms % 1000) * 1000};
+                         .tv_usec =
+                             (long)(d->cfg->redis_timeout_ms % 1000) * 1000};
 
     if (d->cfg->redis_host[0] == '/')
         d->ctx = redisConnectUnixWithTimeout(d->cfg->redis_host, tv);
     else
-        d->ctx = redisConnectWithTimeout(d->cfg->redis_host,
-                                         d->cfg->redis_port, tv);
+        d->ctx =
+            redisConnectWithTimeout(d->cfg->redis_host, d->cfg->redis_port, tv);
     if (!d->ctx || d->ctx->err) {
         mark_down(d, d->ctx ? d->ctx->errstr : "out of memory");
         return -1;

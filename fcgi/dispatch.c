@@ -25,9 +25,14 @@ static const struct msg_route msg_routes[] = {
     {.type = "signIn", .fn = h_sign_in, .flags = NEED_BODY},
     {.type = "signOut", .fn = h_sign_out, .flags = NEED_KEY},
     {.type = "users", .fn = h_users, .flags = NEED_KEY},
-    {.type = "channelJoin", .fn = h_channel_join, .flags = NEED_KEY | NEED_BODY},
-    {.type = "channelLeave", .fn = h_channel_leave, .flags = NEED_KEY | NEED_BODY},
-    {.type = "channelMessage", .fn = h_channel_message,
+    {.type = "channelJoin",
+     .fn = h_channel_join,
+     .flags = NEED_KEY | NEED_BODY},
+    {.type = "channelLeave",
+     .fn = h_channel_leave,
+     .flags = NEED_KEY | NEED_BODY},
+    {.type = "channelMessage",
+     .fn = h_channel_message,
      .flags = NEED_KEY | NEED_BODY},
 };
 
@@ -97,11 +102,11 @@ static void serve_api(struct db *db, const struct config *cfg,
     enum chat_err rc;
 
     if (strcmp(rq->method, "POST") != 0) {
-        rc = chat_fail(&e, CHAT_E_METHOD, "use POST /api");
+        chat_fail(&e, CHAT_E_METHOD, "use POST /api");
         goto fail;
     }
     if (rq->body_too_large) {
-        rc = chat_fail(&e, CHAT_E_TOO_LARGE, NULL);
+        chat_fail(&e, CHAT_E_TOO_LARGE, NULL);
         goto fail;
     }
     rc = proto_parse(rq->body ? rq->body : "", rq->body_len, &req, &e);

@@ -13,18 +13,18 @@
 #include "fcgi/handlers.h"
 
 /* Runs c and checks the reply is an array of at least n elements. */
-static enum chat_err call_array(struct hctx *cx, struct store_call *c,
-                                size_t n, redisReply **out,
-                                struct chat_error *e)
+static enum chat_err call_array(struct hctx *cx, struct store_call *c, size_t n,
+                                redisReply **out, struct chat_error *e)
 {
     enum chat_err rc = db_call(cx->db, c, out, e);
 
     if (rc != CHAT_OK)
         return rc;
-    if ((*out)->type != REDIS_REPLY_ARRAY || (*out)->elements < n) {
+    if (!*out || (*out)->type != REDIS_REPLY_ARRAY || (*out)->elements < n) {
         freeReplyObject(*out);
         *out = NULL;
-        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+        chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+        return CHAT_E_INTERNAL;
     }
     return CHAT_OK;
 }
@@ -34,8 +34,8 @@ static enum chat_err body_recipient(const struct chat_request *req,
                                     char out[37], struct chat_error *e)
 {
     const char *r;
-    enum chat_err rc = proto_string(req->body, "recipientUUID", 0, CHAT_OK,
-                                    &r, NULL, e);
+    enum chat_err rc =
+        proto_string(req->body, "recipientUUID", 0, CHAT_OK, &r, NULL, e);
     out[0] = '\0';
     if (rc != CHAT_OK || !r || !*r)
         return rc;
@@ -127,9 +127,8 @@ static void record_failure(struct hctx *cx, const struct creds *cr)
 /* Checks the password of an existing record; fills uid and the stored
  * name. */
 static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
-                                     const char *json, size_t len,
-                                     char uid[37], char **name,
-                                     struct chat_error *e)
+                                     const char *json, size_t len, char uid[37],
+                                     char **name, struct chat_error *e)
 {
     char *u = NULL, *pw = NULL;
     enum chat_err rc = CHAT_OK;
@@ -138,8 +137,7 @@ static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
         rc = chat_fail(e, CHAT_E_INTERNAL, "unreadable user record");
         goto out;
     }
-    if (!auth_verify_password(pw, strlen(pw), cr->password,
-                              cr->password_len)) {
+    if (!auth_verify_password(pw, strlen(pw), cr->password, cr->password_len)) {
         record_failure(cx, cr);
         log_info("sign-in failed for a user (wrong password)");
         rc = chat_fail(e, CHAT_E_WRONG_PASSWORD, NULL);
@@ -154,9 +152,8 @@ out:
 
 /* {"UUID":..,"Username":..,"Password":<hash>,"OnLine":false}\n, the
  * original's record format. */
-static enum chat_err new_user_record(const struct creds *cr,
-                                     const char *uid, struct jbuf *rec,
-                                     struct chat_error *e)
+static enum chat_err new_user_record(const struct creds *cr, const char *uid,
+                                     struct jbuf *rec, struct chat_error *e)
 {
     char hash[AUTH_HASH_MAX];
     enum chat_err rc;
@@ -307,12 +304,12 @@ static enum chat_err paging_int(json_object *o, const char *name, long *v,
                                 struct chat_error *e)
 {
     json_object *f = proto_field(o, name);
-    char msg[96];
 
     if (!f)
         return CHAT_OK;
     if (!json_object_is_type(f, json_type_int) ||
         json_object_get_int64(f) < 0) {
+        char msg[96];
         snprintf(msg, sizeof msg, "users.%s must be a non-negative integer",
                  name);
         return chat_fail(e, CHAT_E_FIELD_TYPE, msg);
@@ -534,12 +531,11 @@ static enum chat_err store_new_message(struct hctx *cx, const char *rcpt,
     return rc;
 }
 
-enum chat_err h_channel_message(struct hctx *cx,
-                                const struct chat_request *req,
+enum chat_err h_channel_message(struct hctx *cx, const struct chat_request *req,
                                 struct jbuf *out, struct chat_error *e)
 {
     struct user_map m = {0};
-    redisReply *r;
+    redisReply *r = NULL;
     const char *text;
     size_t len;
     char rcpt[37];
@@ -553,8 +549,8 @@ enum chat_err h_channel_message(struct hctx *cx,
         rc = proto_message(text, len, e);
     if (rc == CHAT_OK)
         rc = store_new_message(cx, rcpt, text, len, &r, e);
-    if (rc != CHAT_OK)
-        return rc;
+    if (rc != CHAT_OK || !r)
+        return rc != CHAT_OK ? rc : chat_fail(e, CHAT_E_INTERNAL, NULL);
     jbuf_cstr(out, "{\"type\":\"channelMessage\",\"channelMessage\":");
     if (r->element[1]->type != REDIS_REPLY_STRING ||
         user_map_load(&m, r->element[3]) ||

@@ -22,16 +22,16 @@ typedef enum chat_err (*msg_handler)(struct hctx *cx,
                                      const struct chat_request *req,
                                      struct jbuf *out, struct chat_error *e);
 
-enum chat_err h_ready(struct hctx *, const struct chat_request *,
-                      struct jbuf *, struct chat_error *);
+enum chat_err h_ready(struct hctx *, const struct chat_request *, struct jbuf *,
+                      struct chat_error *);
 enum chat_err h_sign_up(struct hctx *, const struct chat_request *,
                         struct jbuf *, struct chat_error *);
 enum chat_err h_sign_in(struct hctx *, const struct chat_request *,
                         struct jbuf *, struct chat_error *);
 enum chat_err h_sign_out(struct hctx *, const struct chat_request *,
                          struct jbuf *, struct chat_error *);
-enum chat_err h_users(struct hctx *, const struct chat_request *,
-                      struct jbuf *, struct chat_error *);
+enum chat_err h_users(struct hctx *, const struct chat_request *, struct jbuf *,
+                      struct chat_error *);
 enum chat_err h_channel_join(struct hctx *, const struct chat_request *,
                              struct jbuf *, struct chat_error *);
 enum chat_err h_channel_leave(struct hctx *, const struct chat_request *,

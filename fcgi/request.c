@@ -89,11 +89,9 @@ static int cgi_read(void *ctx, char *buf, int n)
 }
 
 /* Reads up to PROTO_BODY_MAX + 1 bytes; more means too large. */
-static int read_body(struct request *rq, long declared, read_fn rd,
-                     void *ctx)
+static int read_body(struct request *rq, long declared, read_fn rd, void *ctx)
 {
     size_t cap = PROTO_BODY_MAX + 1, len = 0;
-    int n;
 
     if (declared > PROTO_BODY_MAX) {
         rq->body_too_large = 1;
@@ -105,7 +103,7 @@ static int read_body(struct request *rq, long declared, read_fn rd,
     if (!rq->body)
         return -1;
     while (len < cap && (declared < 0 || len < (size_t)declared)) {
-        n = rd(ctx, rq->body + len, (int)(cap - len));
+        int n = rd(ctx, rq->body + len, (int)(cap - len));
         if (n <= 0)
             break;
         len += (size_t)n;
@@ -171,17 +169,28 @@ void reply_error(struct reply *r, const struct chat_error *e)
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
     }
 }
 
@@ -279,8 +288,8 @@ static int url_decode(const char *s, size_t n, char *out, size_t outsz)
     return 1;
 }
 
-int request_query_param(const struct request *rq, const char *name,
-                        char *out, size_t outsz)
+int request_query_param(const struct request *rq, const char *name, char *out,
+                        size_t outsz)
 {
     const char *p = rq->query;
     size_t nl = strlen(name);

@@ -14,11 +14,11 @@ struct request {
     char path[256];   /* REQUEST_URI without the query */
     char query[1024]; /* QUERY_STRING ("" when absent or too long) */
     int query_too_long;
-    char bearer[128];       /* from Authorization: Bearer, or "" */
+    char bearer[128]; /* from Authorization: Bearer, or "" */
     char last_event_id[128];
-    char *body;             /* owned, NUL-terminated; NULL when none */
+    char *body; /* owned, NUL-terminated; NULL when none */
     size_t body_len;
-    int body_too_large;     /* CONTENT_LENGTH > PROTO_BODY_MAX */
+    int body_too_large; /* CONTENT_LENGTH > PROTO_BODY_MAX */
 };
 
 struct reply {
@@ -47,7 +47,7 @@ int reply_write_cgi(const struct reply *r);
 
 /* Value of a query parameter, URL-decoded into out. Returns 1 when present,
  * 0 when absent, -1 when malformed or longer than outsz. */
-int request_query_param(const struct request *rq, const char *name,
-                        char *out, size_t outsz);
+int request_query_param(const struct request *rq, const char *name, char *out,
+                        size_t outsz);
 
 #endif
