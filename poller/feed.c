@@ -1,0 +1,455 @@
+/* feed.c - the two async Redis connections of the poller, their reconnect
+ * with backoff, the channel subscriptions and the store calls. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "common/log.h"
+#include "poller/feed.h"
+#include "poller/metrics.h"
+
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+#define SWEEP_SECONDS 10
+#define LINGER_SECONDS 30
+
+enum link_kind { LINK_CMD, LINK_SUB };
+
+/* One connection: the context while connected or connecting. */
+struct link {
+    enum link_kind kind;
+    redisAsyncContext *ac;
+    int connected;
+    int ever_connected;
+    int backoff_ms;
+    struct event *retry;
+};
+
+/* A store call in flight on the command connection. */
+struct feed_req {
+    struct store_call call;
+    feed_reply_fn fn;
+    void *priv;
+    int retried;
+};
+
+static struct event_base *base;
+static const struct config *cfg;
+static struct feed_hooks hooks;
+static struct link links[2] = {{.kind = LINK_CMD}, {.kind = LINK_SUB}};
+static struct event *sweep_ev;
+static unsigned long long seq;
+static unsigned long long wake_confirmed_seq; /* rcg:wake ack, 0 = none */
+static unsigned long long sys_wake_seq;       /* last scope "*" wake */
+static int stopping;
+
+static void link_connect(struct link *l);
+
+static struct link *link_of(const redisAsyncContext *ac)
+{
+    for (int i = 0; i < 2; i++) {
+        if (links[i].ac == ac)
+            return &links[i];
+    }
+    return NULL;
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    link_connect(arg);
+}
+
+static void schedule_retry(struct link *l)
+{
+    struct timeval tv = {.tv_sec = l->backoff_ms / 1000,
+                         .tv_usec = (l->backoff_ms % 1000) * 1000};
+
+    if (stopping)
+        return;
+    if (evtimer_add(l->retry, &tv) != 0)
+        log_err("cannot schedule the redis reconnect");
+    l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+                                                       : l->backoff_ms * 2;
+}
+
+/* Every subscription is gone with the connection. */
+static void reset_chan(struct chan *ch, void *ctx)
+{
+    (void)ctx;
+    ch->sub = CHAN_UNSUB;
+    ch->want_sub = 0;
+    ch->confirmed_seq = 0;
+    chan_maybe_free(ch);
+}
+
+static void link_lost(struct link *l, const char *why)
+{
+    if (l->connected || !l->ever_connected)
+        log_warn("redis %s (%s connection): %s", cfg->redis_address,
+                 l->kind == LINK_CMD ? "command" : "subscribe", why);
+    l->ac = NULL;
+    l->connected = 0;
+    if (l->kind == LINK_SUB) {
+        wake_confirmed_seq = 0;
+        chan_each(reset_chan, NULL);
+    }
+    schedule_retry(l);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct link *l = link_of(ac);
+
+    if (!l)
+        return;
+    link_lost(l, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+static void sub_send(const char *verb, const char *name);
+
+static void subscribe_chan(struct chan *ch, void *ctx)
+{
+    (void)ctx;
+    if (ch->refs > 0 && ch->sub == CHAN_UNSUB) {
+        sub_send("SUBSCRIBE", ch->name);
+        ch->sub = CHAN_SUB_PENDING;
+    }
+}
+
+static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+    redisReply *r = reply;
+    (void)ac;
+    (void)priv;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_err("redis AUTH failed: %s", r->str);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct link *l = link_of(ac);
+
+    if (!l)
+        return;
+    if (status != REDIS_OK) {
+        link_lost(l, ac->errstr);
+        return;
+    }
+    if (l->ever_connected)
+        metrics.redis_reconnects++;
+    log_info("redis %s: %s connection up", cfg->redis_address,
+             l->kind == LINK_CMD ? "command" : "subscribe");
+    l->connected = 1;
+    l->ever_connected = 1;
+    l->backoff_ms = BACKOFF_MIN_MS;
+    if (l->kind == LINK_SUB) {
+        sub_send("SUBSCRIBE", STORE_WAKE_CHANNEL);
+        chan_each(subscribe_chan, NULL);
+    } else if (hooks.cmd_up) {
+        hooks.cmd_up();
+    }
+}
+
+static void link_connect(struct link *l)
+{
+    redisAsyncContext *ac;
+
+    if (stopping || l->ac)
+        return;
+    if (cfg->redis_host[0] == '/')
+        ac = redisAsyncConnectUnix(cfg->redis_host);
+    else
+        ac = redisAsyncConnect(cfg->redis_host, cfg->redis_port);
+    if (!ac) {
+        schedule_retry(l);
+        return;
+    }
+    if (ac->err) {
+        if (!l->ever_connected || l->backoff_ms == BACKOFF_MIN_MS)
+            log_warn("redis %s: %s", cfg->redis_address, ac->errstr);
+        redisAsyncFree(ac);
+        schedule_retry(l);
+        return;
+    }
+    if (redisLibeventAttach(ac, base) != REDIS_OK ||
+        redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
+        redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_retry(l);
+        return;
+    }
+    l->ac = ac;
+    if (cfg->redis_password[0]) {
+        const char *argv[2] = {"AUTH", cfg->redis_password};
+        size_t len[2] = {4, strlen(cfg->redis_password)};
+        if (redisAsyncCommandArgv(ac, on_auth, NULL, 2, argv, len) !=
+            REDIS_OK)
+            log_err("cannot queue redis AUTH");
+    }
+}
+
+/* --- the SUBSCRIBE connection --- */
+
+static void on_sub_ack(const char *name)
+{
+    struct chan *ch;
+
+    if (strcmp(name, STORE_WAKE_CHANNEL) == 0) {
+        wake_confirmed_seq = ++seq;
+        if (hooks.wake)
+            hooks.wake(NULL);
+        return;
+    }
+    ch = chan_find(name);
+    if (!ch)
+        return;
+    ch->sub = CHAN_SUBSCRIBED;
+    ch->confirmed_seq = ++seq;
+    if (hooks.wake)
+        hooks.wake(ch);
+}
+
+static void on_unsub_ack(const char *name)
+{
+    struct chan *ch = chan_find(name);
+
+    if (!ch)
+        return;
+    ch->sub = CHAN_UNSUB;
+    ch->confirmed_seq = 0;
+    if (ch->want_sub || ch->refs > 0) {
+        ch->want_sub = 0;
+        sub_send("SUBSCRIBE", ch->name);
+        ch->sub = CHAN_SUB_PENDING;
+        return;
+    }
+    chan_maybe_free(ch);
+}
+
+static void on_message(const char *name, const char *payload)
+{
+    struct chan *ch;
+
+    metrics.wakes++;
+    if (strcmp(name, STORE_WAKE_CHANNEL) == 0) {
+        if (strcmp(payload, "*") == 0) {
+            sys_wake_seq = ++seq;
+            if (hooks.wake)
+                hooks.wake(NULL);
+            return;
+        }
+        name = payload; /* an event scoped to one channel */
+    }
+    ch = chan_find(name);
+    if (!ch)
+        return;
+    ch->wake_seq = ++seq;
+    if (hooks.wake)
+        hooks.wake(ch);
+}
+
+/* One callback for every subscription: [kind, channel, count|payload]. */
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    redisReply *r = reply;
+    const char *kind;
+
+    (void)ac;
+    (void)priv;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING)
+        return;
+    kind = r->element[0]->str;
+    if (strcasecmp(kind, "message") == 0)
+        on_message(r->element[1]->str,
+                   r->element[2]->type == REDIS_REPLY_STRING
+                       ? r->element[2]->str
+                       : "");
+    else if (strcasecmp(kind, "subscribe") == 0)
+        on_sub_ack(r->element[1]->str);
+    else if (strcasecmp(kind, "unsubscribe") == 0)
+        on_unsub_ack(r->element[1]->str);
+}
+
+static void sub_send(const char *verb, const char *name)
+{
+    struct link *l = &links[LINK_SUB];
+    const char *argv[2] = {verb, name};
+    size_t len[2] = {strlen(verb), strlen(name)};
+
+    if (!l->ac || !l->connected)
+        return;
+    if (redisAsyncCommandArgv(l->ac, on_sub_reply, NULL, 2, argv, len) !=
+        REDIS_OK)
+        log_err("cannot send %s %s", verb, name);
+}
+
+void feed_follow(struct chan *ch)
+{
+    ch->refs++;
+    if (ch->sub == CHAN_UNSUB && links[LINK_SUB].connected) {
+        sub_send("SUBSCRIBE", ch->name);
+        ch->sub = CHAN_SUB_PENDING;
+    } else if (ch->sub == CHAN_UNSUB_PENDING) {
+        /* Never SUBSCRIBE while its UNSUBSCRIBE is in flight: hiredis drops
+         * the channel's callback when that ack arrives (PLATFORM R2). */
+        ch->want_sub = 1;
+    }
+}
+
+void feed_unfollow(struct chan *ch)
+{
+    if (ch->refs > 0 && --ch->refs == 0)
+        ch->idle_since = time(NULL);
+}
+
+static void sweep_chan(struct chan *ch, void *ctx)
+{
+    time_t now = *(time_t *)ctx;
+
+    if (ch->refs || ch->want_sub || now - ch->idle_since < LINGER_SECONDS)
+        return;
+    if (ch->sub == CHAN_SUBSCRIBED && links[LINK_SUB].connected) {
+        sub_send("UNSUBSCRIBE", ch->name);
+        ch->sub = CHAN_UNSUB_PENDING;
+    } else if (ch->sub == CHAN_UNSUB) {
+        chan_maybe_free(ch);
+    }
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    time_t now = time(NULL);
+    (void)fd;
+    (void)what;
+    (void)arg;
+    chan_each(sweep_chan, &now);
+}
+
+unsigned long long feed_seq(void)
+{
+    return seq;
+}
+
+int feed_read_is_fresh(const struct chan *ch, unsigned long long sent)
+{
+    if (!wake_confirmed_seq || wake_confirmed_seq > sent ||
+        sys_wake_seq > sent)
+        return 0;
+    if (!ch)
+        return 1;
+    return ch->sub == CHAN_SUBSCRIBED && ch->confirmed_seq <= sent &&
+           ch->wake_seq <= sent;
+}
+
+/* --- the command connection --- */
+
+static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct feed_req *q = priv;
+    redisReply *r = reply;
+
+    if (r && store_reply_noscript(r) && !q->retried && ac == links[0].ac &&
+        links[0].connected) {
+        q->retried = 1;
+        store_call_use_eval(&q->call);
+        if (redisAsyncCommandArgv(ac, on_cmd_reply, q, q->call.argc,
+                                  q->call.argv, q->call.argvlen) == REDIS_OK)
+            return;
+        r = NULL;
+    }
+    q->fn(r, q->priv);
+    free(q);
+}
+
+int feed_call(const struct store_call *c, feed_reply_fn fn, void *priv)
+{
+    struct link *l = &links[LINK_CMD];
+    struct feed_req *q;
+
+    if (!l->ac || !l->connected)
+        return -1;
+    q = malloc(sizeof *q);
+    if (!q)
+        return -1;
+    q->call = *c;
+    /* Number arguments point into c->numbuf: point them into the copy,
+     * which a NOSCRIPT retry sends again. */
+    for (int i = 0; i < q->call.argc; i++) {
+        uintptr_t a = (uintptr_t)c->argv[i], lo = (uintptr_t)c->numbuf;
+        if (a >= lo && a < lo + sizeof c->numbuf)
+            q->call.argv[i] = (const char *)q->call.numbuf + (a - lo);
+    }
+    q->fn = fn;
+    q->priv = priv;
+    q->retried = 0;
+    if (redisAsyncCommandArgv(l->ac, on_cmd_reply, q, q->call.argc,
+                              q->call.argv, q->call.argvlen) != REDIS_OK) {
+        free(q);
+        return -1;
+    }
+    return 0;
+}
+
+int feed_cmd_ready(void)
+{
+    return links[LINK_CMD].connected;
+}
+
+int feed_up(void)
+{
+    return links[LINK_CMD].connected && links[LINK_SUB].connected &&
+           wake_confirmed_seq != 0;
+}
+
+int feed_start(struct event_base *b, const struct config *c,
+               const struct feed_hooks *h)
+{
+    struct timeval tv = {.tv_sec = SWEEP_SECONDS, .tv_usec = 0};
+
+    base = b;
+    cfg = c;
+    hooks = *h;
+    for (int i = 0; i < 2; i++) {
+        links[i].backoff_ms = BACKOFF_MIN_MS;
+        links[i].retry = evtimer_new(base, retry_cb, &links[i]);
+        if (!links[i].retry)
+            return -1;
+    }
+    sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, NULL);
+    if (!sweep_ev || event_add(sweep_ev, &tv) != 0)
+        return -1;
+    link_connect(&links[LINK_CMD]);
+    link_connect(&links[LINK_SUB]);
+    return 0;
+}
+
+void feed_stop(void)
+{
+    stopping = 1;
+    for (int i = 0; i < 2; i++) {
+        if (links[i].ac) {
+            redisAsyncContext *ac = links[i].ac;
+            redisAsyncFree(ac);
+            links[i].ac = NULL;
+        }
+        links[i].connected = 0;
+        if (links[i].retry) {
+            event_free(links[i].retry);
+            links[i].retry = NULL;
+        }
+    }
+    if (sweep_ev) {
+        event_free(sweep_ev);
+        sweep_ev = NULL;
+    }
+}

@@ -1,0 +1,174 @@
+/* http.c - routes of chat-poller and their parameter checks. */
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "common/log.h"
+#include "common/pollreq.h"
+#include "poller/channels.h"
+#include "poller/feed.h"
+#include "poller/http.h"
+#include "poller/metrics.h"
+#include "poller/waiters.h"
+
+#define HEADERS_MAX 8192
+#define IDLE_SECONDS 15
+
+typedef void (*route_fn)(struct evhttp_request *req);
+
+struct route {
+    const char *path;
+    route_fn fn;
+};
+
+static void fail(struct evhttp_request *req, enum chat_err err,
+                 const char *detail)
+{
+    struct chat_error e = {0};
+    chat_fail(&e, err, detail);
+    waiters_send_error(req, &e);
+}
+
+static const char *bearer_of(struct evhttp_request *req)
+{
+    const char *a = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                       "Authorization");
+
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+        return NULL;
+    a += 7;
+    while (*a == ' ')
+        a++;
+    return a;
+}
+
+/* /poll and /events: parse, validate, hand over to waiters. */
+static void serve_wait(struct evhttp_request *req, enum waiter_kind kind)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    struct evkeyvalq q;
+    struct pollreq_in in = {0};
+    struct pollreq p;
+    struct chat_error e = {0};
+
+    TAILQ_INIT(&q);
+    if (query && evhttp_parse_query_str(query, &q) != 0) {
+        evhttp_clear_headers(&q);
+        fail(req, CHAT_E_BAD_PARAM, "malformed query string");
+        return;
+    }
+    in.session = evhttp_find_header(&q, "sessionUUID");
+    in.key = evhttp_find_header(&q, "accessKey");
+    in.cursor = evhttp_find_header(&q, "cursor");
+    in.timeout = evhttp_find_header(&q, "timeout");
+    in.bearer = bearer_of(req);
+    if (kind == WAITER_STREAM)
+        in.last_id = evhttp_find_header(
+            evhttp_request_get_input_headers(req), "Last-Event-ID");
+    if (pollreq_parse(&in, &p, &e) != CHAT_OK) {
+        evhttp_clear_headers(&q);
+        waiters_send_error(req, &e);
+        return;
+    }
+    evhttp_clear_headers(&q);
+    waiters_start(req, &p, kind);
+}
+
+static void serve_poll(struct evhttp_request *req)
+{
+    serve_wait(req, WAITER_POLL);
+}
+
+static void serve_events(struct evhttp_request *req)
+{
+    serve_wait(req, WAITER_STREAM);
+}
+
+static void send_text(struct evhttp_request *req, int status,
+                      const char *type, struct evbuffer *body)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+    if (evhttp_add_header(h, "Content-Type", type) ||
+        evhttp_add_header(h, "Cache-Control", "no-store"))
+        log_warn("cannot add response headers");
+    evhttp_send_reply(req, status, status == 200 ? "OK" : "Unavailable",
+                      body);
+}
+
+static void serve_metrics(struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+
+    if (!b || metrics_render(b, feed_up(), (long)chan_count())) {
+        if (b)
+            evbuffer_free(b);
+        fail(req, CHAT_E_INTERNAL, "no memory");
+        return;
+    }
+    send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
+    evbuffer_free(b);
+}
+
+static void serve_health(struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+    int up = feed_up();
+
+    if (!b || evbuffer_add_printf(b, "{\"status\":\"%s\"}",
+                                  up ? "ok" : "redis unavailable") < 0) {
+        if (b)
+            evbuffer_free(b);
+        fail(req, CHAT_E_INTERNAL, "no memory");
+        return;
+    }
+    send_text(req, up ? 200 : 503, "application/json; charset=utf-8", b);
+    evbuffer_free(b);
+}
+
+static const struct route routes[] = {
+    {.path = "/poll", .fn = serve_poll},
+    {.path = "/events", .fn = serve_events},
+    {.path = "/metrics", .fn = serve_metrics},
+    {.path = "/health", .fn = serve_health},
+};
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+    (void)arg;
+    for (size_t i = 0; path && i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(path, routes[i].path) != 0)
+            continue;
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+            fail(req, CHAT_E_METHOD, NULL);
+            return;
+        }
+        routes[i].fn(req);
+        return;
+    }
+    fail(req, CHAT_E_NOT_FOUND, NULL);
+}
+
+int http_setup(struct evhttp *http, const struct config *cfg)
+{
+    (void)cfg;
+    /* Bounded input: small headers, no bodies, and connections that never
+     * send a request line are closed after IDLE_SECONDS. A request that
+     * waits does not read, so the read timeout does not cut it. */
+    evhttp_set_max_headers_size(http, HEADERS_MAX);
+    evhttp_set_max_body_size(http, 0);
+    evhttp_set_timeout(http, IDLE_SECONDS);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+                                         EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_DELETE);
+    evhttp_set_gencb(http, dispatch, NULL);
+    return 0;
+}

@@ -1,0 +1,187 @@
+/* main.c - chat-poller: startup (config, log, listen socket), the event
+ * loop, and SIGTERM: stop accepting, answer every waiter, let the answers
+ * go out, exit 0. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "poller/channels.h"
+#include "poller/feed.h"
+#include "poller/http.h"
+#include "poller/waiters.h"
+
+#define LISTEN_BACKLOG 4096
+#define DRAIN_MAX_MS 3000
+#define DRAIN_TICK_MS 20
+
+static struct config cfg;
+static struct event_base *base;
+static struct evhttp *http;
+static struct evhttp_bound_socket *bound;
+static struct event *drain_ev;
+static int drain_ticks;
+
+/* A listening socket with a real backlog (PLATFORM E2): the unix socket
+ * CHAT_POLLER_SOCKET when set, else TCP CHAT_POLLER_ADDRESS. */
+static int listen_socket(void)
+{
+    int fd;
+
+    if (cfg.poller_socket[0]) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        if (strlen(cfg.poller_socket) >= sizeof sun.sun_path) {
+            log_err("CHAT_POLLER_SOCKET path too long");
+            return -1;
+        }
+        memcpy(sun.sun_path, cfg.poller_socket, strlen(cfg.poller_socket));
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        if (unlink(cfg.poller_socket) != 0 && errno != ENOENT)
+            log_warn("cannot remove old socket %s", cfg.poller_socket);
+        if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+            chmod(cfg.poller_socket, 0666) != 0)
+            goto fail;
+    } else {
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        char host[256];
+        int port, one = 1;
+        if (config_split_address(cfg.poller_address, host, sizeof host,
+                                 &port) ||
+            inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+            log_err("CHAT_POLLER_ADDRESS must be ipv4:port");
+            return -1;
+        }
+        sin.sin_port = htons((unsigned short)port);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+            bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0)
+            goto fail;
+    }
+    if (listen(fd, LISTEN_BACKLOG) != 0 ||
+        evutil_make_socket_nonblocking(fd) != 0 ||
+        evutil_make_socket_closeonexec(fd) != 0)
+        goto fail;
+    return fd;
+fail:
+    log_err("cannot listen on %s: %s",
+            cfg.poller_socket[0] ? cfg.poller_socket : cfg.poller_address,
+            strerror(errno));
+    close(fd);
+    return -1;
+}
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    drain_ticks++;
+    if ((waiters_count() == 0 && waiters_inflight() <= 0) ||
+        drain_ticks * DRAIN_TICK_MS >= DRAIN_MAX_MS)
+        event_base_loopbreak(base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct timeval tv = {.tv_sec = 0, .tv_usec = DRAIN_TICK_MS * 1000};
+
+    (void)what;
+    (void)arg;
+    if (drain_ev)
+        return;
+    log_info("chat-poller stopping (signal %d): draining %ld waiters",
+             (int)sig, waiters_count());
+    if (bound) {
+        evhttp_del_accept_socket(http, bound);
+        bound = NULL;
+    }
+    waiters_drain();
+    drain_ev = event_new(base, -1, EV_PERSIST, drain_tick, NULL);
+    if (!drain_ev || event_add(drain_ev, &tv) != 0)
+        event_base_loopbreak(base);
+}
+
+static const struct feed_hooks hooks = {
+    .wake = waiters_wake,
+    .cmd_up = waiters_cmd_up,
+};
+
+int main(void)
+{
+    char err[256];
+    struct event *sigs[2] = {NULL, NULL};
+    int fd = -1, rc = 1;
+
+    if (config_load(&cfg, err, sizeof err)) {
+        log_err("configuration: %s", err);
+        return 2;
+    }
+    log_set_level((enum log_level)cfg.log_level);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || store_init()) {
+        log_err("initialisation failed");
+        return 1;
+    }
+    base = event_base_new();
+    http = base ? evhttp_new(base) : NULL;
+    if (!http || http_setup(http, &cfg) || waiters_init(base, &cfg) ||
+        feed_start(base, &cfg, &hooks)) {
+        log_err("initialisation failed");
+        goto out;
+    }
+    fd = listen_socket();
+    if (fd < 0)
+        goto out;
+    bound = evhttp_accept_socket_with_handle(http, fd);
+    if (!bound) {
+        close(fd);
+        goto out;
+    }
+    sigs[0] = evsignal_new(base, SIGTERM, on_signal, NULL);
+    sigs[1] = evsignal_new(base, SIGINT, on_signal, NULL);
+    if (!sigs[0] || !sigs[1] || event_add(sigs[0], NULL) ||
+        event_add(sigs[1], NULL))
+        goto out;
+    log_info("chat-poller ready on %s, redis %s",
+             cfg.poller_socket[0] ? cfg.poller_socket : cfg.poller_address,
+             cfg.redis_address);
+    if (event_base_dispatch(base) < 0)
+        log_err("event loop failed");
+    rc = 0;
+out:
+    /* Reads in flight answer (or free their waiter) when the connection
+     * is freed; then what is left, then the HTTP side. */
+    feed_stop();
+    waiters_free_all();
+    for (int i = 0; i < 2; i++) {
+        if (sigs[i])
+            event_free(sigs[i]);
+    }
+    if (drain_ev)
+        event_free(drain_ev);
+    if (http)
+        evhttp_free(http);
+    chan_free_all();
+    if (base)
+        event_base_free(base);
+    if (cfg.poller_socket[0] && fd >= 0)
+        unlink(cfg.poller_socket);
+    store_cleanup();
+    log_info("chat-poller stopped");
+    return rc;
+}

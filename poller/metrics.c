@@ -1,0 +1,49 @@
+/* metrics.c - the counters and their Prometheus text. */
+#include "poller/metrics.h"
+
+struct metrics metrics;
+
+struct metric_row {
+    const char *name;
+    const char *type;
+    const char *help;
+    unsigned long long value;
+};
+
+int metrics_render(struct evbuffer *out, long redis_up, long channels)
+{
+    const struct metric_row rows[] = {
+        {"chat_poller_parked_polls", "gauge", "Long polls held now.",
+         (unsigned long long)metrics.parked},
+        {"chat_poller_sse_streams", "gauge", "Server-Sent Event streams open.",
+         (unsigned long long)metrics.streams},
+        {"chat_poller_channels", "gauge", "Chat channels followed.",
+         (unsigned long long)channels},
+        {"chat_poller_redis_up", "gauge", "1 when both Redis connections are up.",
+         (unsigned long long)redis_up},
+        {"chat_poller_delivered_total", "counter", "Objects sent to clients.",
+         metrics.delivered},
+        {"chat_poller_poll_answers_total", "counter", "Long-poll answers sent.",
+         metrics.answers},
+        {"chat_poller_catchup_reads_total", "counter",
+         "Per-session catch-up reads.", metrics.catchup_reads},
+        {"chat_poller_shared_reads_total", "counter",
+         "Per-channel fan-out reads.", metrics.shared_reads},
+        {"chat_poller_wakes_total", "counter", "Redis notifications received.",
+         metrics.wakes},
+        {"chat_poller_redis_reconnects_total", "counter",
+         "Redis connections re-established.", metrics.redis_reconnects},
+        {"chat_poller_hangups_total", "counter",
+         "Clients that hung up while waiting.", metrics.hangups},
+        {"chat_poller_errors_total", "counter", "Requests answered with an error.",
+         metrics.rejected},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
+                                rows[i].name, rows[i].help, rows[i].name,
+                                rows[i].type, rows[i].name,
+                                rows[i].value) < 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,717 @@
+/* waiters.c - parked long polls and SSE streams: read, park, wake, answer,
+ * time out, hang up. One thread; a waiter whose read is in flight when its
+ * client leaves is only marked gone and freed when the reply comes (the
+ * reply callback still holds it, STYLE §4.9). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event_struct.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "common/jbuf.h"
+#include "common/log.h"
+#include "common/render.h"
+#include "common/store.h"
+#include "poller/feed.h"
+#include "poller/metrics.h"
+#include "poller/waiters.h"
+
+#define STREAM_BUFFER_MAX (1024 * 1024)
+#define STREAM_RETRY_MS 2000
+
+struct waiter {
+    struct waiter *prev, *next; /* in chan->head or no_chan */
+    struct chan *chan;          /* followed channel, NULL = none */
+    int linked;
+    struct evhttp_request *req;
+    struct evhttp_connection *conn;
+    struct event hup;           /* EV_READ on the client fd (E3) */
+    struct event timer;         /* poll deadline / stream heartbeat */
+    enum waiter_kind kind;
+    unsigned reading : 1;       /* a read is in flight */
+    unsigned gone : 1;          /* client left during a read: free at reply */
+    unsigned expired : 1;       /* the poll's time is up */
+    unsigned stale : 1;         /* last read failed: read on cmd_up */
+    unsigned draining : 1;      /* answer at the next reply */
+    unsigned hup_added : 1;
+    unsigned started : 1;       /* stream: 200 and headers sent */
+    unsigned long long sent_seq;
+    struct pollreq p;           /* key, session, current position */
+};
+
+static struct event_base *base;
+static const struct config *cfg;
+static struct waiter *no_chan;  /* waiters that follow no channel */
+static long alive, inflight;
+static int draining;
+static const struct timeval *common_tv[POLLREQ_TIMEOUT_MAX + 1];
+static const struct timeval *heartbeat_tv;
+
+static void start_read(struct waiter *w);
+
+/* --- lists --- */
+
+static struct waiter **head_of(struct chan *ch)
+{
+    return ch ? &ch->head : &no_chan;
+}
+
+static void link_waiter(struct waiter *w, struct chan *ch)
+{
+    struct waiter **h = head_of(ch);
+
+    w->chan = ch;
+    w->prev = NULL;
+    w->next = *h;
+    if (*h)
+        (*h)->prev = w;
+    *h = w;
+    w->linked = 1;
+    if (ch)
+        feed_follow(ch);
+}
+
+static void unlink_waiter(struct waiter *w)
+{
+    struct chan *ch = w->chan;
+
+    if (!w->linked)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        *head_of(ch) = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = 0;
+    w->chan = NULL;
+    if (ch) {
+        feed_unfollow(ch);
+        chan_maybe_free(ch);
+    }
+}
+
+/* --- lifetime --- */
+
+static void gauge(struct waiter *w, int delta)
+{
+    if (w->kind == WAITER_POLL)
+        metrics.parked += delta;
+    else
+        metrics.streams += delta;
+}
+
+/* Stops watching the client and unlinks; the request stays w->req. */
+static void detach(struct waiter *w)
+{
+    if (w->hup_added)
+        event_del(&w->hup);
+    w->hup_added = 0;
+    evtimer_del(&w->timer);
+    unlink_waiter(w);
+    if (w->conn)
+        evhttp_connection_set_closecb(w->conn, NULL, NULL);
+}
+
+static void waiter_free(struct waiter *w)
+{
+    detach(w);
+    gauge(w, -1);
+    alive--;
+    free(w);
+}
+
+/* The client is gone: free its connection (and pending request) now. */
+static void drop(struct waiter *w, int free_conn)
+{
+    struct evhttp_connection *conn = w->conn;
+
+    detach(w);
+    w->req = NULL;
+    w->conn = NULL;
+    if (free_conn && conn)
+        evhttp_connection_free(conn);
+    if (w->reading) {
+        w->gone = 1;
+        return;
+    }
+    waiter_free(w);
+}
+
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+    struct waiter *w = arg;
+    char c;
+    ssize_t n;
+
+    (void)what;
+    n = recv(fd, &c, 1, MSG_PEEK);
+    if (n > 0) {
+        /* Pipelined bytes: evhttp reads them after the answer; stop
+         * watching so the loop does not spin. */
+        event_del(&w->hup);
+        w->hup_added = 0;
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    metrics.hangups++;
+    drop(w, 1);
+}
+
+static void on_close(struct evhttp_connection *conn, void *arg)
+{
+    struct waiter *w = arg;
+    (void)conn;
+    metrics.hangups++;
+    drop(w, 0);
+}
+
+static void on_complete(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+    inflight--;
+}
+
+/* --- answers --- */
+
+static void add_headers(struct evhttp_request *req, const char *type)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+    if (evhttp_add_header(h, "Content-Type", type) ||
+        evhttp_add_header(h, "Cache-Control", "no-store"))
+        log_warn("cannot add response headers");
+}
+
+static void send_body(struct evhttp_request *req, int status,
+                      const char *data, size_t len, int retry_after)
+{
+    struct evbuffer *out = evbuffer_new();
+
+    add_headers(req, "application/json; charset=utf-8");
+    if (retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry_after);
+        if (evhttp_add_header(evhttp_request_get_output_headers(req),
+                              "Retry-After", ra))
+            log_warn("cannot add Retry-After");
+    }
+    if (out && evbuffer_add(out, data, len) != 0) {
+        evbuffer_free(out);
+        out = NULL;
+    }
+    if (!out) {
+        evhttp_send_error(req, 500, "no memory");
+        return;
+    }
+    inflight++;
+    evhttp_request_set_on_complete_cb(req, on_complete, NULL);
+    evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
+    evbuffer_free(out);
+}
+
+void waiters_send_error(struct evhttp_request *req,
+                        const struct chat_error *e)
+{
+    struct jbuf b;
+
+    metrics.rejected++;
+    jbuf_init(&b);
+    chat_error_json(&b, e);
+    if (jbuf_failed(&b))
+        evhttp_send_error(req, 500, "no memory");
+    else
+        send_body(req, chat_err_status(e->err), b.data, b.len,
+                  e->retry_after);
+    jbuf_free(&b);
+}
+
+/* Answers a waiter (poll or stream) with an error and frees it. A stream
+ * whose headers went out is just closed. */
+static void finish_error(struct waiter *w, const struct chat_error *e)
+{
+    struct evhttp_request *req = w->req;
+
+    detach(w);
+    if (w->kind == WAITER_STREAM && w->started && req)
+        evhttp_send_reply_end(req);
+    else if (req)
+        waiters_send_error(req, e);
+    waiter_free(w);
+}
+
+static void current_cursor(const struct waiter *w, char *out)
+{
+    cursor_format(out, w->p.session, w->p.cur.sys, w->p.cur.jn,
+                  w->p.cur.pos);
+}
+
+/* Answers a poll with nothing: its current cursor (timeout, drain). */
+static void finish_empty(struct waiter *w)
+{
+    struct jbuf b;
+    char cur[CURSOR_MAX];
+    struct evhttp_request *req = w->req;
+
+    detach(w);
+    if (w->kind == WAITER_STREAM && (w->started || !req)) {
+        if (req)
+            evhttp_send_reply_end(req);
+        waiter_free(w);
+        return;
+    }
+    current_cursor(w, cur);
+    jbuf_init(&b);
+    jbuf_cstr(&b, "{\"cursor\":");
+    jbuf_cstr_q(&b, cur);
+    jbuf_cstr(&b, ",\"messages\":[]}");
+    if (req && !jbuf_failed(&b)) {
+        metrics.answers++;
+        send_body(req, 200, b.data, b.len, 0);
+    } else if (req) {
+        evhttp_send_error(req, 500, "no memory");
+    }
+    jbuf_free(&b);
+    waiter_free(w);
+}
+
+/* --- streams --- */
+
+static int stream_item(void *ctx, const char *json, size_t len,
+                       const char *cursor)
+{
+    struct evbuffer *out = ctx;
+
+    metrics.delivered++;
+    return evbuffer_add_printf(out, "id: %s\ndata: ", cursor) < 0 ||
+           evbuffer_add(out, json, len) != 0 ||
+           evbuffer_add(out, "\n\n", 2) != 0;
+}
+
+/* Writes the batch as events; returns 0, or -1 when the stream must end
+ * (no memory, or a client that does not read). */
+static int stream_write(struct waiter *w, const struct store_poll_result *res)
+{
+    struct evbuffer *out = evbuffer_new();
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(w->conn);
+    char cur[CURSOR_MAX];
+    int rc = -1;
+
+    if (!out)
+        return -1;
+    if (bev && evbuffer_get_length(bufferevent_get_output(bev)) >
+                   STREAM_BUFFER_MAX) {
+        log_info("SSE client of session %.8s does not read; closing",
+                 w->p.session);
+        goto out;
+    }
+    if (res->reset && (evbuffer_add_printf(out, "event: reset\n") < 0))
+        goto out;
+    if (render_poll_each(res, w->p.session, stream_item, out, cur) < 0)
+        goto out;
+    if (res->reset) {
+        /* The reset event carries the new cursor even with no objects. */
+        if (evbuffer_add_printf(out, "id: %s\ndata: {\"reset\":true}\n\n",
+                                cur) < 0)
+            goto out;
+    }
+    if (evbuffer_get_length(out))
+        evhttp_send_reply_chunk(w->req, out);
+    rc = 0;
+out:
+    evbuffer_free(out);
+    return rc;
+}
+
+static void stream_begin(struct waiter *w)
+{
+    struct evbuffer *out = evbuffer_new();
+
+    add_headers(w->req, "text/event-stream; charset=utf-8");
+    if (evhttp_add_header(evhttp_request_get_output_headers(w->req),
+                          "X-Accel-Buffering", "no"))
+        log_warn("cannot add response header");
+    evhttp_send_reply_start(w->req, 200, "OK");
+    if (out && evbuffer_add_printf(out, "retry: %d\n\n", STREAM_RETRY_MS) > 0)
+        evhttp_send_reply_chunk(w->req, out);
+    if (out)
+        evbuffer_free(out);
+}
+
+/* --- reads --- */
+
+static int copy_position(struct waiter *w, const struct store_poll_result *r)
+{
+    if (strlen(r->sys_id) >= sizeof w->p.cur.sys ||
+        strlen(r->jn) >= sizeof w->p.cur.jn)
+        return -1;
+    snprintf(w->p.cur.sys, sizeof w->p.cur.sys, "%s", r->sys_id);
+    snprintf(w->p.cur.jn, sizeof w->p.cur.jn, "%s", r->jn);
+    w->p.cur.pos = r->pos;
+    w->p.has_cursor = 1;
+    return 0;
+}
+
+/* Follows the channel the session follows now. */
+static int follow(struct waiter *w, const char *channel)
+{
+    struct chan *ch = NULL;
+
+    if (channel[0]) {
+        ch = chan_get(channel);
+        if (!ch)
+            return -1;
+    }
+    if (w->linked && w->chan == ch)
+        return 0;
+    unlink_waiter(w);
+    link_waiter(w, ch);
+    return 0;
+}
+
+static void answer_poll(struct waiter *w, const struct store_poll_result *res,
+                        long items)
+{
+    struct jbuf b;
+    struct evhttp_request *req = w->req;
+
+    detach(w);
+    jbuf_init(&b);
+    if (render_poll_json(&b, res, w->p.session) == 0) {
+        metrics.answers++;
+        metrics.delivered += (unsigned long long)items;
+        send_body(req, 200, b.data, b.len, 0);
+    } else {
+        struct chat_error e = {0};
+        chat_fail(&e, CHAT_E_INTERNAL, "cannot render the answer");
+        waiters_send_error(req, &e);
+    }
+    jbuf_free(&b);
+    waiter_free(w);
+}
+
+/* After a read with nothing (more) due: park, or read again when a wake
+ * may have slipped in while the read was in flight. */
+static void park_or_reread(struct waiter *w)
+{
+    if (feed_read_is_fresh(w->chan, w->sent_seq))
+        return; /* parked: a later wake reads again */
+    if (w->chan && w->chan->sub != CHAN_SUBSCRIBED)
+        return; /* its SUBSCRIBE ack will wake it */
+    if (!feed_up())
+        return; /* the re-subscribe after reconnect will wake it */
+    start_read(w);
+}
+
+static void on_read_fail(struct waiter *w, const redisReply *r)
+{
+    struct chat_error e = {0};
+
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        enum chat_err err = store_reply_error(r, &e);
+        if (err != CHAT_E_REDIS || !w->p.has_cursor) {
+            finish_error(w, &e);
+            return;
+        }
+    }
+    if (!w->p.has_cursor || w->draining || draining) {
+        /* Never validated: the client retries (503). A draining waiter
+         * with a cursor answers empty, so it resumes elsewhere. */
+        if (w->p.has_cursor) {
+            finish_empty(w);
+            return;
+        }
+        e.retry_after = 1;
+        chat_fail(&e, CHAT_E_REDIS, NULL);
+        finish_error(w, &e);
+        return;
+    }
+    w->stale = 1; /* keep waiting; read again when Redis is back */
+    if (w->expired)
+        finish_empty(w);
+}
+
+static void on_read(const redisReply *r, void *arg)
+{
+    struct waiter *w = arg;
+    struct store_poll_result res;
+    long items;
+
+    w->reading = 0;
+    if (w->gone) {
+        waiter_free(w);
+        return;
+    }
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        on_read_fail(w, r);
+        return;
+    }
+    if (store_parse_poll(r, &res) || copy_position(w, &res) ||
+        follow(w, res.channel)) {
+        struct chat_error e = {0};
+        log_err("unexpected poll reply for session %.8s", w->p.session);
+        chat_fail(&e, CHAT_E_INTERNAL, "unexpected store reply");
+        finish_error(w, &e);
+        return;
+    }
+    w->stale = 0;
+    items = (long)(res.events->elements + res.messages->elements);
+    if (w->kind == WAITER_STREAM) {
+        if (!w->started) {
+            w->started = 1;
+            stream_begin(w);
+        }
+        if ((items || res.reset) && stream_write(w, &res)) {
+            finish_empty(w);
+            return;
+        }
+        if (w->draining || draining) {
+            finish_empty(w);
+        } else if (items >= POLLREQ_BATCH) {
+            start_read(w); /* more is due */
+        } else {
+            park_or_reread(w);
+        }
+        return;
+    }
+    if (items || res.reset || w->p.timeout == 0 || w->expired ||
+        w->draining || draining) {
+        answer_poll(w, &res, items);
+        return;
+    }
+    park_or_reread(w);
+}
+
+static void start_read(struct waiter *w)
+{
+    struct store_call c;
+
+    if (w->reading)
+        return;
+    pollreq_call(&c, cfg, &w->p);
+    w->sent_seq = feed_seq();
+    if (feed_call(&c, on_read, w) != 0) {
+        w->reading = 1;
+        on_read(NULL, w);
+        return;
+    }
+    w->reading = 1;
+    metrics.catchup_reads++;
+}
+
+/* --- timers --- */
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct waiter *w = arg;
+    struct evbuffer *out;
+
+    (void)fd;
+    (void)what;
+    if (w->kind == WAITER_POLL) {
+        w->expired = 1;
+        if (!w->reading)
+            finish_empty(w);
+        return;
+    }
+    /* Stream heartbeat: a comment, and a read that refreshes presence. */
+    if (evtimer_add(&w->timer, heartbeat_tv) != 0)
+        log_err("cannot re-arm the heartbeat");
+    if (!w->started)
+        return;
+    out = evbuffer_new();
+    if (out && evbuffer_add(out, ":\n\n", 3) == 0)
+        evhttp_send_reply_chunk(w->req, out);
+    if (out)
+        evbuffer_free(out);
+    start_read(w);
+}
+
+/* --- entry points --- */
+
+int waiters_init(struct event_base *b, const struct config *c)
+{
+    base = b;
+    cfg = c;
+    for (int i = 0; i <= POLLREQ_TIMEOUT_MAX; i++) {
+        struct timeval tv = {.tv_sec = i, .tv_usec = 0};
+        common_tv[i] = event_base_init_common_timeout(base, &tv);
+        if (!common_tv[i])
+            return -1;
+    }
+    {
+        struct timeval tv = {.tv_sec = c->sse_heartbeat, .tv_usec = 0};
+        heartbeat_tv = event_base_init_common_timeout(base, &tv);
+    }
+    return heartbeat_tv ? 0 : -1;
+}
+
+void waiters_start(struct evhttp_request *req, const struct pollreq *p,
+                   enum waiter_kind kind)
+{
+    struct chat_error e = {0};
+    struct waiter *w;
+    struct bufferevent *bev;
+    evutil_socket_t fd;
+
+    if (draining || !feed_cmd_ready()) {
+        e.retry_after = 1;
+        chat_fail(&e, CHAT_E_REDIS, NULL);
+        waiters_send_error(req, &e);
+        return;
+    }
+    if (alive >= cfg->poll_max_waiters) {
+        e.retry_after = 1;
+        chat_fail(&e, CHAT_E_BUSY, NULL);
+        waiters_send_error(req, &e);
+        return;
+    }
+    w = calloc(1, sizeof *w);
+    if (!w) {
+        chat_fail(&e, CHAT_E_INTERNAL, "no memory");
+        waiters_send_error(req, &e);
+        return;
+    }
+    w->req = req;
+    w->conn = evhttp_request_get_connection(req);
+    w->kind = kind;
+    w->p = *p;
+    alive++;
+    gauge(w, 1);
+    bev = w->conn ? evhttp_connection_get_bufferevent(w->conn) : NULL;
+    fd = bev ? bufferevent_getfd(bev) : -1;
+    if (evtimer_assign(&w->timer, base, on_timer, w) != 0 ||
+        (fd >= 0 && event_assign(&w->hup, base, fd, EV_READ | EV_PERSIST,
+                                 on_hup, w) != 0)) {
+        chat_fail(&e, CHAT_E_INTERNAL, "cannot watch the connection");
+        finish_error(w, &e);
+        return;
+    }
+    if (fd >= 0 && event_add(&w->hup, NULL) == 0)
+        w->hup_added = 1;
+    if (w->conn)
+        evhttp_connection_set_closecb(w->conn, on_close, w);
+    if (evtimer_add(&w->timer, kind == WAITER_POLL ? common_tv[p->timeout]
+                                                   : heartbeat_tv) != 0)
+        log_err("cannot arm the waiter timer");
+    start_read(w);
+}
+
+/* Wakes the parked (not reading) waiters of one list. The list may
+ * change while we walk it: a read that fails at once may free w. */
+static void wake_list(struct waiter *w)
+{
+    while (w) {
+        struct waiter *next = w->next;
+        if (!w->reading)
+            start_read(w);
+        w = next;
+    }
+}
+
+static void wake_chan(struct chan *ch, void *ctx)
+{
+    (void)ctx;
+    wake_list(ch->head);
+}
+
+void waiters_wake(struct chan *ch)
+{
+    if (ch) {
+        wake_list(ch->head);
+        return;
+    }
+    wake_list(no_chan);
+    chan_each(wake_chan, NULL);
+}
+
+static void wake_stale_list(struct waiter *w)
+{
+    while (w) {
+        struct waiter *next = w->next;
+        if (w->stale && !w->reading)
+            start_read(w);
+        w = next;
+    }
+}
+
+static void wake_stale_chan(struct chan *ch, void *ctx)
+{
+    (void)ctx;
+    wake_stale_list(ch->head);
+}
+
+void waiters_cmd_up(void)
+{
+    wake_stale_list(no_chan);
+    chan_each(wake_stale_chan, NULL);
+}
+
+static void drain_list(struct waiter *w)
+{
+    while (w) {
+        struct waiter *next = w->next;
+        w->draining = 1;
+        if (!w->reading)
+            finish_empty(w);
+        w = next;
+    }
+}
+
+static void drain_chan(struct chan *ch, void *ctx)
+{
+    (void)ctx;
+    drain_list(ch->head);
+}
+
+void waiters_drain(void)
+{
+    draining = 1;
+    drain_list(no_chan);
+    chan_each(drain_chan, NULL);
+}
+
+long waiters_count(void)
+{
+    return alive;
+}
+
+long waiters_inflight(void)
+{
+    return inflight;
+}
+
+static void free_list(struct waiter *w)
+{
+    while (w) {
+        struct waiter *next = w->next;
+        struct evhttp_connection *conn = w->conn;
+        detach(w);
+        if (conn)
+            evhttp_connection_free(conn);
+        gauge(w, -1);
+        alive--;
+        free(w);
+        w = next;
+    }
+}
+
+static void free_chan(struct chan *ch, void *ctx)
+{
+    (void)ctx;
+    free_list(ch->head);
+}
+
+void waiters_free_all(void)
+{
+    free_list(no_chan);
+    chan_each(free_chan, NULL);
+}

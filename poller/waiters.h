@@ -1,0 +1,49 @@
+/* waiters.h - requests that wait for pushed objects: long polls (answered
+ * once) and SSE streams (written to until the client leaves). This module
+ * owns waiter memory: it reads with the shared catch-up code (S_POLL via
+ * feed.c, rendered by common/render), parks waiters on their channel, wakes
+ * them on notifications, answers on timeout, and cleans up at once when a
+ * client hangs up (own EV_READ + recv(MSG_PEEK), PLATFORM E3). */
+#ifndef CHAT_POLLER_WAITERS_H
+#define CHAT_POLLER_WAITERS_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "common/config.h"
+#include "common/pollreq.h"
+#include "poller/channels.h"
+
+enum waiter_kind { WAITER_POLL, WAITER_STREAM };
+
+/* Prepares the module; call once before any other function. */
+int waiters_init(struct event_base *base, const struct config *cfg);
+
+/* Takes over req (a validated /poll or /events request) and answers it
+ * some time later. Answers 503 when too many wait already or Redis is
+ * down. */
+void waiters_start(struct evhttp_request *req, const struct pollreq *p,
+                   enum waiter_kind kind);
+
+/* feed.c hooks: objects may be due to the waiters of ch (NULL = all); the
+ * command connection is back (waiters whose read failed read again). */
+void waiters_wake(struct chan *ch);
+void waiters_cmd_up(void);
+
+/* SIGTERM: answers every parked poll now (empty, current cursor), ends
+ * every stream; reads in flight answer when their reply comes. */
+void waiters_drain(void);
+
+/* Waiters alive (parked, reading or streaming) and answers not yet
+ * written out to their clients. */
+long waiters_count(void);
+long waiters_inflight(void);
+
+/* Frees every waiter without answering (after the loop ended). */
+void waiters_free_all(void);
+
+/* Sends a JSON error answer (also used by http.c). */
+void waiters_send_error(struct evhttp_request *req,
+                        const struct chat_error *e);
+
+#endif
