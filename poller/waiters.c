@@ -168,9 +168,15 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
 static void on_close(struct evhttp_connection *conn, void *arg)
 {
     struct waiter *w = arg;
+    struct evhttp_request *req = w->req;
+
     (void)conn;
     metrics.hangups++;
     drop(w, 0);
+    /* evhttp detaches a request it failed while we still own it (EOF or
+     * timeout during a stream) and leaves freeing it to us. */
+    if (req && !evhttp_request_get_connection(req))
+        evhttp_request_free(req);
 }
 
 static void on_complete(struct evhttp_request *req, void *arg)

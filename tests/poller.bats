@@ -219,3 +219,162 @@ say_retry() {
     got="$got$(messages_of | grep '^pr-' | tr '\n' ' ')"
     [ "$got" = "pr-1 pr-2 pr-3 pr-4 pr-5 pr-6 pr-7 pr-8 pr-9 pr-10 " ]
 }
+
+# direct METHOD PATH [curl args...]: a request straight to the poller's
+# unix socket (lighttpd does not pass client hang-ups on, PLATFORM L8).
+direct() {
+    local method=$1 path=$2
+    shift 2
+    HTTP_STATUS=$(curl -s -o "$TEST_DIR/body" -w '%{http_code}' -X "$method" \
+        --unix-socket "$TEST_DIR/poller.sock" "$@" "http://poller$path")
+    BODY=$(cat "$TEST_DIR/body")
+}
+
+direct_metric() {
+    curl -s --unix-socket "$TEST_DIR/poller.sock" http://poller/metrics |
+        awk -v m="$1" '$1 == m {print $2}'
+}
+
+# metric_is NAME OP VALUE: compares a poller metric (for stack_wait_for).
+metric_is() {
+    local v
+    v=$(direct_metric "$1")
+    [ -n "$v" ] && [ "$v" "$2" "$3" ]
+}
+
+@test "SSE: id lines, retry hint, resume with Last-Event-ID" {
+    sign_in M "pm-$RANDOM"
+    join M ""
+    poll M "" 0
+    c0=$CURSOR
+    say M "" "sse-1"
+    say M "" "sse-2"
+    curl -sN --max-time 2 -H "Authorization: Bearer $M_KEY" \
+        "$BASE/events?sessionUUID=$M_SESSION&cursor=$c0" >"$TEST_DIR/sse1" || true
+    grep -q '^retry: ' "$TEST_DIR/sse1"
+    grep '^data: ' "$TEST_DIR/sse1" | grep -q '"Message":"sse-1"'
+    grep '^data: ' "$TEST_DIR/sse1" | grep -q '"Message":"sse-2"'
+    # the id before sse-2's data line resumes right after sse-1
+    id1=$(awk '/^id: /{id=$2} /"Message":"sse-1"/{print id}' "$TEST_DIR/sse1")
+    [ -n "$id1" ]
+    say M "" "sse-3"
+    curl -sN --max-time 2 -H "Authorization: Bearer $M_KEY" -H "Last-Event-ID: $id1" \
+        "$BASE/events?sessionUUID=$M_SESSION" >"$TEST_DIR/sse2" || true
+    got=$(grep '^data: ' "$TEST_DIR/sse2" | grep -o '"Message":"sse-[0-9]*"' | tr '\n' ' ')
+    [ "$got" = '"Message":"sse-2" "Message":"sse-3" ' ]
+    [ "$(grep -c '^id: ' "$TEST_DIR/sse2")" -ge 2 ]
+}
+
+@test "SSE: live events and errors before the stream starts" {
+    sign_in N "pn-$RANDOM"
+    join N ""
+    curl -sN --max-time 3 "$BASE/events?sessionUUID=$N_SESSION&accessKey=$N_KEY" \
+        >"$TEST_DIR/sse3" &
+    bg=$!
+    sleep 1
+    say N "" "live-1"
+    wait "$bg" || true
+    grep '^data: ' "$TEST_DIR/sse3" | grep -q '"Message":"live-1"'
+    http GET "/events?sessionUUID=$N_SESSION&accessKey=wrong"
+    expect_status 401
+    http GET "/events?sessionUUID=$(cat /proc/sys/kernel/random/uuid)&accessKey=$N_KEY"
+    expect_status 404
+}
+
+@test "a client that hangs up while parked is cleaned up at once" {
+    sign_in O "po-$RANDOM"
+    join O ""
+    poll O "" 0
+    c0=$CURSOR
+    base_parked=$(direct_metric chat_poller_parked_polls)
+    base_streams=$(direct_metric chat_poller_sse_streams)
+    pids=()
+    for _ in $(seq 1 20); do
+        curl -s --max-time 30 --unix-socket "$TEST_DIR/poller.sock" \
+            "http://poller/poll?sessionUUID=$O_SESSION&accessKey=$O_KEY&cursor=$c0&timeout=30" >/dev/null &
+        pids+=($!)
+    done
+    curl -sN --max-time 30 --unix-socket "$TEST_DIR/poller.sock" \
+        "http://poller/events?sessionUUID=$O_SESSION&accessKey=$O_KEY&cursor=$c0" >/dev/null &
+    pids+=($!)
+    stack_wait_for 10 metric_is chat_poller_parked_polls -ge $((base_parked + 20))
+    stack_wait_for 10 metric_is chat_poller_sse_streams -ge $((base_streams + 1))
+    kill "${pids[@]}"
+    wait "${pids[@]}" 2>/dev/null || true
+    stack_wait_for 3 metric_is chat_poller_parked_polls -eq "$base_parked"
+    stack_wait_for 3 metric_is chat_poller_sse_streams -eq "$base_streams"
+    [ "$(direct_metric chat_poller_hangups_total)" -ge 21 ]
+    # no fd left behind: the poller holds about what it held before
+    pid=$(cat "$TEST_DIR/poller.pid")
+    [ "$(ls /proc/$pid/fd | wc -l)" -lt 30 ]
+}
+
+@test "connections that never send a request line, and junk, do not hurt" {
+    for _ in $(seq 1 50); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || true
+    done
+    printf 'GARBAGE\r\n\r\n' | curl -s --max-time 3 --unix-socket "$TEST_DIR/poller.sock" \
+        -X GET "http://poller/poll" -H "X: $(head -c 20000 /dev/zero | tr '\0' a)" >/dev/null || true
+    direct GET "/nope"
+    expect_status 404
+    direct GET "/poll?sessionUUID=%zz"
+    [ "$HTTP_STATUS" = 400 ]
+    direct GET "/health"
+    expect_status 200
+}
+
+@test "metrics: Prometheus text with the documented series" {
+    http GET /metrics
+    expect_status 200
+    for m in chat_poller_parked_polls chat_poller_sse_streams \
+        chat_poller_delivered_total chat_poller_redis_reconnects_total \
+        chat_poller_catchup_reads_total; do
+        grep -q "^# TYPE $m " <<<"$BODY"
+        grep -Eq "^$m [0-9]+$" <<<"$BODY"
+    done
+    [ "$(metric chat_poller_delivered_total)" -gt 0 ]
+}
+
+@test "SIGTERM: parked polls answer at once with their cursor, exit 0" {
+    sign_in P "pp-$RANDOM"
+    join P ""
+    poll P "" 0
+    c0=$CURSOR
+    # our own poller, so that its exit status can be read
+    stack_poller_stop "$TEST_DIR" || true
+    CHAT_POLLER_SOCKET="$TEST_DIR/poller.sock" "$ROOT/$BUILD/chat-poller" \
+        2>>"$TEST_DIR/poller.log" &
+    pid=$!
+    stack_wait_for 10 metric_is chat_poller_redis_up -eq 1
+    for i in 1 2 3; do
+        curl -s --max-time 30 --unix-socket "$TEST_DIR/poller.sock" \
+            "http://poller/poll?sessionUUID=$P_SESSION&accessKey=$P_KEY&cursor=$c0&timeout=30" \
+            >"$TEST_DIR/drain$i" &
+    done
+    curl -sN --max-time 30 --unix-socket "$TEST_DIR/poller.sock" \
+        "http://poller/events?sessionUUID=$P_SESSION&accessKey=$P_KEY&cursor=$c0" \
+        >"$TEST_DIR/drain-sse" &
+    sse=$!
+    stack_wait_for 10 metric_is chat_poller_parked_polls -ge 3
+    stack_wait_for 10 metric_is chat_poller_sse_streams -ge 1
+    start=$(date +%s%N)
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    wait "$sse" || true
+    end=$(date +%s%N)
+    [ "$rc" = 0 ]
+    [ $(( (end - start) / 1000000 )) -lt 3000 ]
+    for i in 1 2 3; do
+        [ "$(jq -r .cursor "$TEST_DIR/drain$i")" = "$c0" ]
+        [ "$(jq -r '.messages | length' "$TEST_DIR/drain$i")" = 0 ]
+    done
+    grep -q '^retry: ' "$TEST_DIR/drain-sse"
+    stack_poller_start "$TEST_DIR"
+    for _ in $(seq 1 40); do
+        poll P "$c0" 0
+        [ "$HTTP_STATUS" = 200 ] && break
+        sleep 0.1
+    done
+    expect_status 200
+}
