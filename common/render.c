@@ -180,6 +180,22 @@ int render_message(struct jbuf *b, const char *stored, size_t len,
     return 0;
 }
 
+int render_pushed_message(struct jbuf *b, const char *stored, size_t len,
+                          const struct user_map *m)
+{
+    size_t mark = b->len;
+
+    jbuf_cstr(b, "{\"type\":\"channelMessage\",\"channelMessage\":");
+    if (render_message(b, stored, len, m)) {
+        b->len = mark;
+        if (b->data)
+            b->data[mark] = '\0';
+        return -1;
+    }
+    jbuf_raw(b, "}", 1);
+    return 0;
+}
+
 /* Value of field name in a flat [k, v, k, v...] stream entry. */
 static const char *entry_field(const redisReply *kv, const char *name)
 {
@@ -282,10 +298,8 @@ long render_poll_each(const struct store_poll_result *r, const char *session,
         cursor_format(cursor, session, r->sys_id, r->jn, pos0 + (long)i + 1);
         if (msg->type != REDIS_REPLY_STRING)
             continue;
-        jbuf_cstr(&item, "{\"type\":\"channelMessage\",\"channelMessage\":");
-        if (render_message(&item, msg->str, msg->len, &m))
+        if (render_pushed_message(&item, msg->str, msg->len, &m))
             continue; /* undecodable element: skipped, never fatal (W13) */
-        jbuf_raw(&item, "}", 1);
         stop = emit_item(fn, ctx, &item, cursor);
         count++;
     }

@@ -45,6 +45,12 @@ void render_user(struct jbuf *b, const char *uuid, const char *name,
 int render_message(struct jbuf *b, const char *stored, size_t len,
                    const struct user_map *m);
 
+/* The push object of a stored message:
+ * {"type":"channelMessage","channelMessage":{...}}. Returns 0, or -1 (and
+ * b unchanged) when the element is not a decodable message. */
+int render_pushed_message(struct jbuf *b, const char *stored, size_t len,
+                          const struct user_map *m);
+
 /* A rcg:events entry [id, [field, value...]] as its push object. Returns
  * 0, or -1 for a malformed entry. */
 int render_event(struct jbuf *b, const redisReply *entry);

@@ -330,6 +330,16 @@ static const char lua_poll[] =
     "end\n"
     "return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs)}\n";
 
+static const char lua_channel_read[] =
+    "local ch, from, count = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+    "local n = redis.call('LLEN', 'channelMessages.' .. ch)\n"
+    "local msgs = {}\n"
+    "if from < n and count > 0 then\n"
+    "  msgs = redis.call('LRANGE', 'channelMessages.' .. ch, from, from + "
+    "count - 1)\n"
+    "end\n"
+    "return {n, msgs, userinfo({}, msgs)}\n";
+
 struct script {
     const char *body;
     char *text; /* prelude + body, built by store_init */
@@ -347,6 +357,7 @@ static struct script scripts[S__MAX] = {
     [S_LEAVE] = {.body = lua_leave},
     [S_MESSAGE] = {.body = lua_message},
     [S_POLL] = {.body = lua_poll},
+    [S_CHANNEL_READ] = {.body = lua_channel_read},
 };
 
 /* SHA1 hex of each script text, as EVALSHA wants it. */
@@ -577,6 +588,15 @@ void store_poll(struct store_call *c, const struct config *cfg, const char *key,
     arg_long(c, limit);
 }
 
+void store_channel_read(struct store_call *c, const char *channel, long from,
+                        long count)
+{
+    begin(c, S_CHANNEL_READ, NULL);
+    arg_str(c, channel);
+    arg_long(c, from);
+    arg_long(c, count);
+}
+
 void store_ping(struct store_call *c)
 {
     memset(c, 0, sizeof *c);
@@ -619,6 +639,21 @@ long store_parse_userinfo(const redisReply *flat, struct store_user **out)
     }
     *out = v;
     return (long)n;
+}
+
+int store_parse_channel_read(const redisReply *r,
+                             struct store_channel_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_ARRAY ||
+        r->element[2]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    out->llen = (long)r->element[0]->integer;
+    out->messages = r->element[1];
+    out->userinfo = r->element[2];
+    return 0;
 }
 
 int store_parse_poll(const redisReply *r, struct store_poll_result *out)

@@ -53,6 +53,7 @@ enum store_script {
     S_LEAVE,
     S_MESSAGE,
     S_POLL,
+    S_CHANNEL_READ,
     S__MAX
 };
 
@@ -152,6 +153,12 @@ void store_poll(struct store_call *c, const struct config *cfg, const char *key,
                 const char *session, const char *jn, const char *sys_after,
                 long pos, int limit);
 
+/* S_CHANNEL_READ -- input: channel id, first position, count (read
+ * only; the poller's fan-out: one read answers every parked poll of the
+ * channel). output: [llen, [message...], userinfo]. */
+void store_channel_read(struct store_call *c, const char *channel, long from,
+                        long count);
+
 /* Health probe argv: PING. */
 void store_ping(struct store_call *c);
 
@@ -180,6 +187,17 @@ struct store_poll_result {
     const redisReply *messages; /* array of stored message bulks */
     const redisReply *userinfo;
 };
+
+/* The channel read reply, borrowed from the redisReply. */
+struct store_channel_result {
+    long llen;
+    const redisReply *messages;
+    const redisReply *userinfo;
+};
+
+/* Returns 0, or -1 when the reply has an unexpected shape. */
+int store_parse_channel_read(const redisReply *r,
+                             struct store_channel_result *out);
 
 /* Returns 0, or -1 when the reply has an unexpected shape. */
 int store_parse_poll(const redisReply *r, struct store_poll_result *out);

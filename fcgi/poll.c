@@ -1,75 +1,159 @@
-/* poll.c - GET /poll inside chat.fcgi: parameters, access key, one catch-up
- * read. It answers at once with what is due (timeout is accepted and
- * validated; waiting is done by chat-poller). */
-#include <signal.h>
-#include <stdlib.h>
+/* poll.c - GET /poll inside chat.fcgi (hosts without chat-poller, e.g.
+ * Apache mod_fcgid): the same parameters (common/pollreq), the same
+ * catch-up read and answer (common/store S_POLL, common/render) as the
+ * poller. When nothing is due the worker waits: it subscribes to
+ * rcg:wake and the session's channel, reads again once Redis confirmed
+ * (nothing slips between read and wait), then on every notification,
+ * until something is due, the timeout passes or shutdown begins. One
+ * worker thread and one Redis connection per waiting poll. */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "common/cursor.h"
-#include "common/proto.h"
+#include "common/pollreq.h"
 #include "common/render.h"
 #include "common/store.h"
 #include "fcgi/poll.h"
+#include "fcgi/poll_wait.h"
 
-static volatile sig_atomic_t stopping;
+static atomic_int stopping;
 
 void poll_shutdown(void)
 {
-    stopping = 1;
+    atomic_store(&stopping, 1);
 }
 
-/* The poll parameters of a request. */
-struct poll_args {
-    char session[37];
-    char key[128];
-    struct cursor cur;
-    int has_cursor;
-    long timeout;
-};
+static int should_stop(void)
+{
+    return atomic_load(&stopping);
+}
 
-static enum chat_err read_args(const struct request *rq, struct poll_args *a,
+static enum chat_err read_args(const struct request *rq, struct pollreq *p,
                                struct chat_error *e)
 {
-    char buf[CURSOR_MAX], *end;
-    int has;
+    char session[64], key[POLLREQ_KEY_MAX + 2], cursor[CURSOR_MAX + 2],
+        timeout[16];
+    struct pollreq_in in = {.bearer = rq->bearer};
+    int rc;
 
-    memset(a, 0, sizeof *a);
-    a->timeout = 25;
-    if (request_query_param(rq, "sessionUUID", buf, sizeof buf) != 1)
-        return chat_fail(e, CHAT_E_BAD_UUID, "sessionUUID is required");
-    if (proto_uuid(buf, "sessionUUID", a->session, e) != CHAT_OK)
-        return e->err;
-    snprintf(a->key, sizeof a->key, "%s", rq->bearer);
-    if (!a->key[0] &&
-        request_query_param(rq, "accessKey", a->key, sizeof a->key) < 0)
+    rc = request_query_param(rq, "sessionUUID", session, sizeof session);
+    if (rc < 0)
+        return chat_fail(e, CHAT_E_BAD_UUID, "invalid sessionUUID");
+    in.session = rc ? session : NULL;
+    rc = request_query_param(rq, "accessKey", key, sizeof key);
+    if (rc < 0)
         return chat_fail(e, CHAT_E_BAD_KEY, NULL);
-    if (!a->key[0])
-        return chat_fail(e, CHAT_E_NO_KEY, NULL);
-    has = request_query_param(rq, "cursor", buf, sizeof buf);
-    if (has < 0)
+    in.key = rc ? key : NULL;
+    rc = request_query_param(rq, "cursor", cursor, sizeof cursor);
+    if (rc < 0)
         return chat_fail(e, CHAT_E_BAD_CURSOR, NULL);
-    if (has && buf[0]) {
-        if (cursor_parse(buf, a->session, &a->cur, e) != CHAT_OK)
-            return e->err;
-        a->has_cursor = 1;
-    }
-    has = request_query_param(rq, "timeout", buf, sizeof buf);
-    if (has < 0)
+    in.cursor = rc ? cursor : NULL;
+    rc = request_query_param(rq, "timeout", timeout, sizeof timeout);
+    if (rc < 0)
         return chat_fail(e, CHAT_E_BAD_PARAM, "timeout must be 0..55");
-    if (has) {
-        a->timeout = strtol(buf, &end, 10);
-        if (!buf[0] || *end || a->timeout < 0 || a->timeout > 55)
-            return chat_fail(e, CHAT_E_BAD_PARAM, "timeout must be 0..55");
+    in.timeout = rc ? timeout : NULL;
+    return pollreq_parse(&in, p, e);
+}
+
+/* Keeps the position a read returned, for the next read and for an
+ * empty answer. Returns 0 or -1. */
+static int keep_position(struct pollreq *p, const struct store_poll_result *r)
+{
+    if (strlen(r->sys_id) >= sizeof p->cur.sys ||
+        strlen(r->jn) >= sizeof p->cur.jn)
+        return -1;
+    snprintf(p->cur.sys, sizeof p->cur.sys, "%s", r->sys_id);
+    snprintf(p->cur.jn, sizeof p->cur.jn, "%s", r->jn);
+    p->cur.pos = r->pos;
+    p->has_cursor = 1;
+    return 0;
+}
+
+/* One catch-up read. Returns CHAT_OK with *r (caller frees) and res. */
+static enum chat_err read_once(struct db *db, const struct config *cfg,
+                               struct pollreq *p, redisReply **r,
+                               struct store_poll_result *res,
+                               struct chat_error *e)
+{
+    struct store_call c;
+
+    pollreq_call(&c, cfg, p);
+    if (db_call(db, &c, r, e) != CHAT_OK)
+        return e->err;
+    if (store_parse_poll(*r, res) || keep_position(p, res)) {
+        freeReplyObject(*r);
+        *r = NULL;
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
     }
     return CHAT_OK;
+}
+
+static int is_due(const struct store_poll_result *res)
+{
+    return res->reset || res->events->elements || res->messages->elements;
+}
+
+static void answer_empty(const struct pollreq *p, struct reply *rep)
+{
+    char cur[CURSOR_MAX];
+
+    cursor_format(cur, p->session, p->cur.sys, p->cur.jn, p->cur.pos);
+    jbuf_cstr(&rep->body, "{\"cursor\":");
+    jbuf_cstr_q(&rep->body, cur);
+    jbuf_cstr(&rep->body, ",\"messages\":[]}");
+}
+
+/* Reads, and while nothing is due waits for a notification and reads
+ * again. On CHAT_OK *r holds the answer's read, or is NULL for an empty
+ * answer at p's position. */
+static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
+                                  struct pollreq *p, redisReply **r,
+                                  struct store_poll_result *res,
+                                  struct chat_error *e)
+{
+    long long deadline = poll_wait_now_ms() + 1000LL * p->timeout;
+    struct poll_wait w;
+    enum poll_wait_rc rc = POLL_WAIT_WOKEN;
+
+    poll_wait_init(&w);
+    for (;;) {
+        if (read_once(db, cfg, p, r, res, e) != CHAT_OK)
+            break;
+        if (is_due(res) || p->timeout == 0 || rc != POLL_WAIT_WOKEN ||
+            should_stop())
+            break;
+        /* (Re)subscribe for the channel the session follows now; once
+         * confirmed, read again before waiting. */
+        if (!w.ctx || strcmp(w.channel, res->channel) != 0) {
+            if (poll_wait_follow(&w, cfg, res->channel) == 0) {
+                freeReplyObject(*r);
+                *r = NULL;
+                continue;
+            }
+            rc = POLL_WAIT_FAILED;
+        } else {
+            rc = poll_wait_next(&w, deadline, should_stop);
+        }
+        freeReplyObject(*r);
+        *r = NULL;
+        if (rc == POLL_WAIT_FAILED) {
+            /* Redis went away: answer empty at the current position; the
+             * client polls again. */
+            e->err = CHAT_OK;
+            break;
+        }
+        if (rc != POLL_WAIT_WOKEN)
+            break;
+    }
+    poll_wait_close(&w);
+    return e->err;
 }
 
 void poll_serve(struct db *db, const struct config *cfg,
                 const struct request *rq, struct reply *rep)
 {
     struct chat_error e = {0};
-    struct poll_args a;
-    struct store_call c;
+    struct pollreq p;
     struct store_poll_result res;
     redisReply *r = NULL;
 
@@ -77,16 +161,16 @@ void poll_serve(struct db *db, const struct config *cfg,
         chat_fail(&e, CHAT_E_NOT_FOUND, "polling is served by chat-poller");
         goto fail;
     }
-    if (read_args(rq, &a, &e) != CHAT_OK)
+    if (read_args(rq, &p, &e) != CHAT_OK)
         goto fail;
-    store_poll(&c, cfg, a.key, a.session, a.has_cursor ? a.cur.jn : "",
-               a.has_cursor ? a.cur.sys : "", a.has_cursor ? a.cur.pos : 0,
-               100);
-    if (db_call(db, &c, &r, &e) != CHAT_OK)
+    if (wait_for_due(db, cfg, &p, &r, &res, &e) != CHAT_OK)
         goto fail;
-    if (store_parse_poll(r, &res) ||
-        render_poll_json(&rep->body, &res, a.session)) {
-        chat_fail(&e, CHAT_E_INTERNAL, "unexpected store reply");
+    if (!r) {
+        answer_empty(&p, rep);
+        return;
+    }
+    if (render_poll_json(&rep->body, &res, p.session)) {
+        chat_fail(&e, CHAT_E_INTERNAL, "cannot render the answer");
         goto fail;
     }
     freeReplyObject(r);

@@ -205,7 +205,7 @@ static void on_sub_ack(const char *name)
     if (strcmp(name, STORE_WAKE_CHANNEL) == 0) {
         wake_confirmed_seq = ++seq;
         if (hooks.wake)
-            hooks.wake(NULL);
+            hooks.wake(NULL, FEED_WAKE_SUBSCRIBED);
         return;
     }
     ch = chan_find(name);
@@ -214,7 +214,7 @@ static void on_sub_ack(const char *name)
     ch->sub = CHAN_SUBSCRIBED;
     ch->confirmed_seq = ++seq;
     if (hooks.wake)
-        hooks.wake(ch);
+        hooks.wake(ch, FEED_WAKE_SUBSCRIBED);
 }
 
 static void on_unsub_ack(const char *name)
@@ -237,23 +237,25 @@ static void on_unsub_ack(const char *name)
 static void on_message(const char *name, const char *payload)
 {
     struct chan *ch;
+    enum feed_wake why = FEED_WAKE_MESSAGE;
 
     metrics.wakes++;
     if (strcmp(name, STORE_WAKE_CHANNEL) == 0) {
         if (strcmp(payload, "*") == 0) {
             sys_wake_seq = ++seq;
             if (hooks.wake)
-                hooks.wake(NULL);
+                hooks.wake(NULL, FEED_WAKE_EVENT);
             return;
         }
         name = payload; /* an event scoped to one channel */
+        why = FEED_WAKE_EVENT;
     }
     ch = chan_find(name);
     if (!ch)
         return;
     ch->wake_seq = ++seq;
     if (hooks.wake)
-        hooks.wake(ch);
+        hooks.wake(ch, why);
 }
 
 /* One callback for every subscription: [kind, channel, count|payload]. */

@@ -20,10 +20,17 @@
 #include "common/store.h"
 #include "poller/channels.h"
 
+/* Why waiters are woken. */
+enum feed_wake {
+    FEED_WAKE_MESSAGE,    /* PUBLISH on the chat channel: a new message */
+    FEED_WAKE_EVENT,      /* rcg:wake: a sys event of that scope */
+    FEED_WAKE_SUBSCRIBED, /* (re)subscribed: anything may have been missed */
+};
+
 struct feed_hooks {
     /* New objects may be due to waiters of ch; ch NULL = to every waiter
      * (sys scope "*", or rcg:wake re-subscribed). */
-    void (*wake)(struct chan *ch);
+    void (*wake)(struct chan *ch, enum feed_wake why);
     /* The command connection is (again) usable. */
     void (*cmd_up)(void);
 };

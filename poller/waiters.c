@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/render.h"
 #include "common/store.h"
+#include "poller/fanout.h"
 #include "poller/feed.h"
 #include "poller/metrics.h"
 #include "poller/waiters.h"
@@ -629,8 +630,99 @@ static void wake_chan(struct chan *ch, void *ctx)
     wake_list(ch->head);
 }
 
-void waiters_wake(struct chan *ch)
+/* The parked polls of one fan-out read. */
+struct shared {
+    size_t n;
+    struct waiter *v[];
+};
+
+static void send_shared(struct waiter *w, struct jbuf *body, long k)
 {
+    struct evhttp_request *req = w->req;
+
+    detach(w);
+    metrics.answers++;
+    metrics.delivered += (unsigned long long)k;
+    send_body(req, 200, body->data, body->len, 0);
+    waiter_free(w);
+}
+
+static void on_shared(struct fanout_batch *b, void *arg)
+{
+    struct shared *sh = arg;
+    struct jbuf body;
+
+    jbuf_init(&body);
+    for (size_t i = 0; i < sh->n; i++) {
+        struct waiter *w = sh->v[i];
+        long k = -1;
+        w->reading = 0;
+        if (w->gone) {
+            waiter_free(w);
+            continue;
+        }
+        jbuf_reset(&body);
+        if (b)
+            k = fanout_answer(b, &body, w->p.session, w->p.cur.sys,
+                              w->p.cur.jn, w->p.cur.pos);
+        if (k > 0)
+            send_shared(w, &body, k);
+        else if (k < 0)
+            start_read(w); /* outside the batch: its own catch-up read */
+        else if (w->expired || w->draining || draining)
+            finish_empty(w);
+        else
+            park_or_reread(w);
+    }
+    jbuf_free(&body);
+    free(sh);
+}
+
+/* New chat messages in ch: one read for every parked poll of ch, a read
+ * of its own for each stream. */
+static void wake_messages(struct chan *ch)
+{
+    struct shared *sh;
+    size_t n = 0;
+    long lo = 0, hi = 0;
+    unsigned long long now = feed_seq();
+
+    for (struct waiter *w = ch->head; w; w = w->next) {
+        if (w->kind != WAITER_POLL || w->reading || !w->p.has_cursor)
+            continue;
+        lo = n == 0 || w->p.cur.pos < lo ? w->p.cur.pos : lo;
+        hi = n == 0 || w->p.cur.pos > hi ? w->p.cur.pos : hi;
+        n++;
+    }
+    sh = n ? malloc(sizeof *sh + n * sizeof sh->v[0]) : NULL;
+    if (!sh) {
+        wake_list(ch->head);
+        return;
+    }
+    sh->n = 0;
+    for (struct waiter *w = ch->head; w; w = w->next) {
+        if (w->kind != WAITER_POLL || w->reading || !w->p.has_cursor)
+            continue;
+        w->reading = 1;
+        w->sent_seq = now;
+        sh->v[sh->n++] = w;
+    }
+    if (fanout_read(ch->name, lo,
+                    hi - lo + POLLREQ_BATCH > 1000 ? 1000
+                                                   : hi - lo + POLLREQ_BATCH,
+                    on_shared, sh) != 0) {
+        on_shared(NULL, sh);
+        return;
+    }
+    wake_list(ch->head); /* the streams */
+}
+
+void waiters_wake(struct chan *ch, enum feed_wake why)
+{
+    if (ch && why == FEED_WAKE_MESSAGE) {
+        wake_messages(ch);
+        return;
+    }
     if (ch) {
         wake_list(ch->head);
         return;

@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/pollreq.h"
 #include "poller/channels.h"
+#include "poller/feed.h"
 
 enum waiter_kind { WAITER_POLL, WAITER_STREAM };
 
@@ -25,9 +26,10 @@ int waiters_init(struct event_base *base, const struct config *cfg);
 void waiters_start(struct evhttp_request *req, const struct pollreq *p,
                    enum waiter_kind kind);
 
-/* feed.c hooks: objects may be due to the waiters of ch (NULL = all); the
- * command connection is back (waiters whose read failed read again). */
-void waiters_wake(struct chan *ch);
+/* feed.c hooks: objects may be due to the waiters of ch (NULL = all; new
+ * chat messages are read once for all parked polls of ch); the command
+ * connection is back (waiters whose read failed read again). */
+void waiters_wake(struct chan *ch, enum feed_wake why);
 void waiters_cmd_up(void);
 
 /* SIGTERM: answers every parked poll now (empty, current cursor), ends

@@ -378,3 +378,161 @@ metric_is() {
     done
     expect_status 200
 }
+
+@test "100 messages sent during a channelJoin: history + polls, no gap, no duplicate" {
+    sign_in Q "pq-$RANDOM"
+    sign_in R "pr-$RANDOM"
+    join Q "$R_UUID"
+    ( for i in $(seq 1 100); do say Q "$R_UUID" "cj-$i"; done ) &
+    bg=$!
+    sleep 0.3
+    join R "$Q_UUID"
+    expect_status 200
+    seen=$(jqb '.channelJoin.messages[].Message' | sed -n 's/^cj-//p' | tr '\n' ' ')
+    wait "$bg"
+    cur=""
+    for _ in $(seq 1 20); do
+        poll R "$cur" 0
+        expect_status 200
+        cur=$CURSOR
+        seen="$seen$(messages_of | sed -n 's/^cj-//p' | tr '\n' ' ')"
+        [ "$(wc -w <<<"$seen")" -gt 0 ] && [ "$(awk '{print $NF}' <<<"$seen")" = 100 ] && break
+    done
+    read -ra nums <<<"$seen"
+    [ "${#nums[@]}" -ge 90 ]
+    [ "${nums[-1]}" = 100 ]
+    for ((i = 1; i < ${#nums[@]}; i++)); do
+        [ "${nums[$i]}" = $(( nums[i - 1] + 1 )) ] || { echo "gap/dup at $i: $seen"; false; }
+    done
+}
+
+@test "one message wakes many parked polls, each gets it exactly once" {
+    sign_in S "ps-$RANDOM"
+    join S ""
+    for i in $(seq 1 8); do
+        sign_in "W$i" "pw$i-$RANDOM"
+        join "W$i" ""
+    done
+    for i in $(seq 1 8); do
+        poll "W$i" "" 0
+        printf -v "W${i}_CUR" '%s' "$CURSOR"
+    done
+    before=$(direct_metric chat_poller_shared_reads_total)
+    for i in $(seq 1 8); do
+        s=$(eval echo "\$W${i}_SESSION") k=$(eval echo "\$W${i}_KEY") c=$(eval echo "\$W${i}_CUR")
+        curl -s --max-time 20 -H "Authorization: Bearer $k" \
+            "$BASE/poll?sessionUUID=$s&cursor=$c&timeout=15" >"$TEST_DIR/fan$i" &
+    done
+    stack_wait_for 10 metric_is chat_poller_parked_polls -ge 8
+    say S "" "fan-out-$$"
+    wait
+    for i in $(seq 1 8); do
+        BODY=$(cat "$TEST_DIR/fan$i")
+        [ "$(messages_of | grep -c "^fan-out-$$\$")" = 1 ]
+        [ "$(jqb '.messages[0].channelMessage.Sender.UUID')" = "$S_UUID" ]
+    done
+    [ "$(direct_metric chat_poller_shared_reads_total)" -gt "$before" ]
+}
+
+@test "two pollers behind lighttpd, alternating polls: exactly once, in order" {
+    sign_in T "pt-$RANDOM"
+    join T ""
+    CHAT_POLLER_SOCKET="$TEST_DIR/poller2.sock" "$ROOT/$BUILD/chat-poller" \
+        2>>"$TEST_DIR/poller2.log" &
+    p2=$!
+    port2=$(stack_free_port)
+    cat >"$TEST_DIR/lt2.conf" <<CONF
+server.document-root = "$TEST_DIR"
+server.bind = "127.0.0.1"
+server.port = $port2
+server.errorlog = "$TEST_DIR/lt2-error.log"
+server.modules = ( "mod_proxy" )
+proxy.balance = "round-robin"
+proxy.server = ( "/poll" => (
+    ( "socket" => "$TEST_DIR/poller.sock" ),
+    ( "socket" => "$TEST_DIR/poller2.sock" ) ) )
+CONF
+    stack_wait_for 10 test -S "$TEST_DIR/poller2.sock"
+    lighttpd -D -f "$TEST_DIR/lt2.conf" 2>>"$TEST_DIR/lt2-stderr.log" &
+    lt=$!
+    stack_wait_for 10 curl -s "http://127.0.0.1:$port2/poll"
+    before1=$(direct_metric chat_poller_poll_answers_total)
+    cur=""
+    got=""
+    for i in $(seq 1 12); do
+        say T "" "two-$i"
+        HTTP_STATUS=$(curl -s -o "$TEST_DIR/body" -w '%{http_code}' -H "Authorization: Bearer $T_KEY" \
+            "http://127.0.0.1:$port2/poll?sessionUUID=$T_SESSION&cursor=$cur&timeout=5")
+        BODY=$(cat "$TEST_DIR/body")
+        expect_status 200
+        cur=$(jqb .cursor)
+        got="$got$(messages_of | grep '^two-' | tr '\n' ' ')"
+    done
+    kill "$lt" "$p2"
+    wait "$lt" "$p2" 2>/dev/null || true
+    [ "$got" = "two-1 two-2 two-3 two-4 two-5 two-6 two-7 two-8 two-9 two-10 two-11 two-12 " ]
+    after1=$(direct_metric chat_poller_poll_answers_total)
+    # both pollers answered some of them
+    [ $((after1 - before1)) -ge 1 ] && [ $((after1 - before1)) -le 11 ]
+}
+
+# fcgi_poll SOCK QUERY: GET /poll answered by chat.fcgi itself; prints the
+# FastCGI output (Status line, headers, body).
+fcgi_poll() {
+    env -i REQUEST_METHOD=GET REQUEST_URI=/poll QUERY_STRING="$2" \
+        cgi-fcgi -bind -connect "$1" </dev/null
+}
+
+@test "chat.fcgi answers /poll itself: waits, wakes, times out, stops on SIGTERM" {
+    sign_in U "pu-$RANDOM"
+    join U ""
+    poll U "" 0
+    c0=$CURSOR
+    sock="$TEST_DIR/fcgi-poll.sock"
+    REDIS_ADDRESS="$REDIS_ADDRESS" CHAT_THREADS=4 CHAT_FCGI_POLL=1 \
+        spawn-fcgi -n -s "$sock" -- "$ROOT/$BUILD/chat.fcgi" 2>>"$TEST_DIR/fcgi-poll.log" &
+    pid=$!
+    stack_wait_for 10 test -S "$sock"
+    q="sessionUUID=$U_SESSION&accessKey=$U_KEY&cursor=$c0"
+    # timeout with nothing due: empty, same cursor
+    out=$(fcgi_poll "$sock" "$q&timeout=1")
+    grep -q '^Status: 200' <<<"$out"
+    BODY=$(sed -n '/^{/,$p' <<<"$out")
+    [ "$(jqb .cursor)" = "$c0" ]
+    [ "$(jqb '.messages | length')" = 0 ]
+    # a waiting poll wakes on a message
+    ( fcgi_poll "$sock" "$q&timeout=20" >"$TEST_DIR/fp1" ) &
+    bg=$!
+    sleep 0.7
+    start=$(date +%s%N)
+    say U "" "fcgi-wake-$$"
+    wait "$bg"
+    end=$(date +%s%N)
+    BODY=$(sed -n '/^{/,$p' "$TEST_DIR/fp1")
+    [ "$(messages_of | grep -c "^fcgi-wake-$$\$")" = 1 ]
+    [ $(( (end - start) / 1000000 )) -lt 3000 ]
+    c1=$(jqb .cursor)
+    # the poller and chat.fcgi give the same answer for the same cursor
+    poll U "$c0" 0
+    [ "$CURSOR" = "$c1" ]
+    # errors as in the poller
+    out=$(fcgi_poll "$sock" "sessionUUID=$U_SESSION&accessKey=nope&timeout=0")
+    grep -q '^Status: 401' <<<"$out"
+    out=$(fcgi_poll "$sock" "sessionUUID=$U_SESSION&accessKey=$U_KEY&timeout=99")
+    grep -q '^Status: 400' <<<"$out"
+    # SIGTERM: a waiting poll answers at once, the responder exits 0
+    ( fcgi_poll "$sock" "sessionUUID=$U_SESSION&accessKey=$U_KEY&cursor=$c1&timeout=30" >"$TEST_DIR/fp2" ) &
+    bg=$!
+    sleep 0.7
+    start=$(date +%s%N)
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    wait "$bg" || true
+    end=$(date +%s%N)
+    [ "$rc" = 0 ]
+    [ $(( (end - start) / 1000000 )) -lt 3000 ]
+    grep -q '^Status: 200' "$TEST_DIR/fp2"
+    BODY=$(sed -n '/^{/,$p' "$TEST_DIR/fp2")
+    [ "$(jqb .cursor)" = "$c1" ]
+}
