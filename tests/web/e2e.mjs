@@ -1,0 +1,314 @@
+// e2e.mjs - drives web/ in Debian's chromium through playwright-core (no
+// browser download) against a running stack at $BASE. Run by tests/web.bats.
+// Prints one "ok - ..." line per check and exits 1 at the first failure,
+// after saving a screenshot of every open page.
+//   BASE       the stack's URL (required)
+//   ARTIFACTS  where screenshots go (default tests/artifacts/web)
+//   DOCS_SHOT  if set, the main screen is also saved there (for the README)
+//   CHROMIUM   the browser binary (default /usr/bin/chromium)
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.BASE;
+if (!BASE) {
+  console.error("BASE is not set");
+  process.exit(2);
+}
+const ART = process.env.ARTIFACTS || "tests/artifacts/web";
+mkdirSync(ART, { recursive: true });
+const T = 15000; // a push must show up within this
+const started = Date.now();
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+
+const pages = {};
+const problems = []; // page errors and CSP violations, from every page
+let step = 0;
+
+function ok(what) {
+  step += 1;
+  console.log(`ok ${step} - ${what}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ART, `${name}.png`) });
+}
+
+async function fail(err) {
+  console.log(`not ok ${step + 1} - ${err && err.message ? err.message : err}`);
+  for (const [name, page] of Object.entries(pages)) {
+    try {
+      await shot(page, `FAILED-${name}`);
+    } catch {
+      /* closed already */
+    }
+  }
+  if (problems.length) console.log(`# page problems:\n# ${problems.join("\n# ")}`);
+  await browser.close();
+  process.exit(1);
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+async function until(fn, what, timeout = T) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out: ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function open(name, viewport = { width: 1280, height: 720 }) {
+  const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "UTC" });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("console", (m) => {
+    // A fetch answered 4xx/5xx is logged by chromium as "Failed to load
+    // resource"; those are expected (401 after sign-out, 503 tests).
+    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) {
+      problems.push(`${name}: console: ${m.text()}`);
+    }
+  });
+  pages[name] = page;
+  await page.goto(BASE + "/");
+  return page;
+}
+
+async function signIn(page, name, password) {
+  await page.locator("#signin-form").waitFor();
+  await page.fill("#username", name);
+  await page.fill("#password", password);
+  await page.press("#password", "Enter");
+  await page.locator("#chat-view").waitFor();
+  await until(async () => (await page.textContent("#me-name")) === name, `${name} shown as signed in`);
+  // The live loop is up once the banner is gone.
+  await until(() => page.locator("#banner").isHidden(), `${name}: connected`);
+}
+
+// The text of every message bubble in the open channel.
+function bubbles(page) {
+  return page.$$eval("#messages .msg:not(.pending) .msg-text", (ns) => ns.map((n) => n.textContent));
+}
+
+async function seesMessage(page, text, who) {
+  await until(async () => (await bubbles(page)).includes(text), `${who} sees "${text}"`);
+}
+
+async function say(page, text) {
+  await page.fill("#message", text);
+  await page.press("#message", "Enter");
+}
+
+async function dotOf(page, username) {
+  return page.$eval(`#rooms button.room[data-online]:has(.room-name:text-is("${username}"))`,
+    (b) => b.dataset.online).catch(() => null);
+}
+
+// A button in the channel list, by user name.
+function roomButton(page, username) {
+  return page.locator("#rooms button.room", { has: page.locator(".room-name", { hasText: username }) });
+}
+
+async function sessionKey(page) {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem("chat.auth.v1") || "null"));
+}
+
+try {
+  // -------------------------------------------------- the page itself
+  const res = await fetch(BASE + "/");
+  const csp = res.headers.get("content-security-policy") || "";
+  check(/script-src 'self'/.test(csp) && !/unsafe-inline/.test(csp), `CSP forbids inline script: ${csp}`);
+  const html = await res.text();
+  check(!/<script(?![^>]*\bsrc=)[^>]*>/i.test(html) && !/\sstyle=/i.test(html) && !/\son[a-z]+=/i.test(html),
+    "index.html has no inline script, style or handler");
+  ok("served with a CSP without inline script; the HTML has none");
+
+  // -------------------------------------------------- two users sign in
+  const alice = await open("alice");
+  await alice.locator("#signin-form").waitFor();
+  await shot(alice, "01-signin");
+  await alice.fill("#username", "alice");
+  await alice.fill("#password", "");
+  await alice.click("#signin-submit");
+  await until(async () => /password/i.test(await alice.textContent("#signin-error")), "empty password refused");
+  ok("the sign-in form asks for a password in words");
+
+  await signIn(alice, "alice", "alice-pw");
+  ok("alice signs in (account created) and sees General");
+
+  const bob = await open("bob");
+  await signIn(bob, "bob", "bob-pw");
+  ok("bob signs in");
+
+  await until(async () => (await dotOf(alice, "bob")) === "true", "alice sees bob online (live sys/signIn)");
+  await until(async () => (await dotOf(bob, "alice")) === "true", "bob sees alice online");
+  ok("each sees the other online");
+
+  // wrong password, in words
+  const eve = await open("eve");
+  await eve.fill("#username", "alice");
+  await eve.fill("#password", "not-her-password");
+  await eve.click("#signin-submit");
+  await until(async () => /wrong password/i.test(await eve.textContent("#signin-error")), "wrong password shown");
+  check(await eve.locator("#chat-view").isHidden(), "no chat after a wrong password");
+  ok("a wrong password is refused in words");
+  await eve.context().close();
+  delete pages.eve;
+
+  // -------------------------------------------------- General
+  await say(alice, "hello from alice");
+  await seesMessage(bob, "hello from alice", "bob");
+  await seesMessage(alice, "hello from alice", "alice");
+  await say(bob, "hi alice, bob here");
+  await seesMessage(alice, "hi alice, bob here", "alice");
+  // exactly once each, on the right side, with the sender's name and a time
+  await alice.waitForTimeout(1500); // room for a duplicate push to show up
+  const sides = await alice.$$eval("#messages .msg", (ns) => ns.map((n) => ({
+    own: n.classList.contains("own"), sender: n.querySelector(".msg-sender").textContent,
+    text: n.querySelector(".msg-text").textContent, time: (n.querySelector("time") || {}).textContent || "",
+  })));
+  const mine = sides.filter((m) => m.text === "hello from alice");
+  const his = sides.filter((m) => m.text === "hi alice, bob here");
+  check(mine.length === 1 && his.length === 1, `each message shown once: ${JSON.stringify(sides)}`);
+  check(mine[0].own && mine[0].sender === "alice" && /\d\d:\d\d/.test(mine[0].time), "own message on own side");
+  check(!his[0].own && his[0].sender === "bob", "bob's message on the other side");
+  const bobSide = await bob.$eval("#messages .msg.other .msg-sender", (n) => n.textContent);
+  check(bobSide === "alice", "bob sees alice's message on the other side");
+  ok("General: live both ways, no duplicates, own/other sides, sender and time");
+  await shot(alice, "02-general");
+  if (process.env.DOCS_SHOT) await alice.screenshot({ path: process.env.DOCS_SHOT });
+
+  // -------------------------------------------------- XSS as text
+  const payload = '<img src=x onerror="window.__xss=1">';
+  await say(bob, payload);
+  await seesMessage(alice, payload, "alice");
+  const imgs = await alice.evaluate(() => document.querySelectorAll("#messages img, .msg img").length);
+  const xss = await alice.evaluate(() => window.__xss);
+  const imgsBob = await bob.evaluate(() => document.querySelectorAll("#messages img").length);
+  check(imgs === 0 && imgsBob === 0 && xss === undefined, "no img element, no script ran");
+  ok("a message with <img onerror> is shown as literal text");
+  await shot(alice, "03-xss-as-text");
+
+  // -------------------------------------------------- private chat
+  await roomButton(alice, "bob").click();
+  await until(async () => (await alice.textContent("#channel-title")) === "Private chat with bob", "alice opens bob");
+  await until(() => alice.locator("#messages-empty").isVisible(), "empty private chat says so");
+  ok("an empty private chat shows its empty state");
+  await say(alice, "secret for bob");
+  await seesMessage(alice, "secret for bob", "alice");
+  await roomButton(bob, "alice").click();
+  await until(async () => (await bob.textContent("#channel-title")) === "Private chat with alice", "bob opens alice");
+  await seesMessage(bob, "secret for bob", "bob (history)");
+  await say(bob, "secret reply");
+  await seesMessage(alice, "secret reply", "alice (live, private)");
+  check(!(await bubbles(bob)).includes("hello from alice"), "General messages not in the private chat");
+  ok("private chat: history on open, live replies, kept apart from General");
+  await shot(bob, "04-private");
+
+  // -------------------------------------------------- reload keeps the session
+  const before = await sessionKey(bob);
+  await bob.reload();
+  await bob.locator("#chat-view").waitFor();
+  check(await bob.locator("#signin-view").isHidden(), "no sign-in form after reload");
+  check((await bob.textContent("#me-name")) === "bob", "still bob after reload");
+  await until(async () => (await bob.textContent("#channel-title")) === "Private chat with alice", "channel kept");
+  await seesMessage(bob, "secret for bob", "bob after reload");
+  const after = await sessionKey(bob);
+  check(after.key === before.key && after.session === before.session, "same key and session after reload");
+  await until(() => bob.locator("#banner").isHidden(), "bob reconnected after reload");
+  await say(alice, "after your reload");
+  await seesMessage(bob, "after your reload", "bob (live after reload)");
+  ok("reload keeps the identity, the channel and live delivery");
+
+  // -------------------------------------------------- a third user
+  const carol = await open("carol", { width: 390, height: 760 });
+  await signIn(carol, "carol", "carol-pw");
+  await seesMessage(carol, "hello from alice", "carol (General history)");
+  await shot(carol, "05-phone-general");
+  await roomButton(carol, "alice").click();
+  await until(async () => (await carol.textContent("#channel-title")) === "Private chat with alice", "carol opens alice");
+  await until(async () => !(await carol.locator("#history-loading").isVisible()), "carol's history loaded");
+  await roomButton(carol, "bob").click();
+  await until(async () => (await carol.textContent("#channel-title")) === "Private chat with bob", "carol opens bob");
+  await until(async () => !(await carol.locator("#history-loading").isVisible()), "carol's history loaded");
+  await say(alice, "another secret");
+  await seesMessage(bob, "another secret", "bob");
+  await carol.waitForTimeout(1500);
+  const carolText = await carol.textContent("body");
+  check(!/secret/.test(carolText) && !/after your reload/.test(carolText), "carol sees nothing of alice-bob");
+  const carolStored = await sessionKey(carol);
+  const peek = await fetch(BASE + "/api", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${carolStored.key}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ type: "channelMessage", channelMessage: { recipientUUID: "", message: "x" } }),
+  });
+  check(peek.ok, "carol's key works");
+  ok("a third user cannot see the private chat (history nor pushes)");
+  await shot(carol, "06-phone-private");
+
+  // -------------------------------------------------- send failure and retry
+  await bob.context().setOffline(true);
+  await say(bob, "sent while offline");
+  await until(() => bob.locator(".msg.failed button", { hasText: "Retry" }).isVisible(), "failed message offers Retry");
+  const failText = await bob.textContent(".msg.failed .msg-status");
+  check(/Not sent/.test(failText), `failure in words: ${failText}`);
+  await until(() => bob.locator("#banner").isVisible(), "offline banner", 40000);
+  await shot(bob, "07-offline");
+  ok(`offline: the message fails with Retry and a banner says "${(await bob.textContent("#banner-text")).trim()}"`);
+  await bob.context().setOffline(false);
+  await bob.locator(".msg.failed button", { hasText: "Retry" }).click();
+  await seesMessage(bob, "sent while offline", "bob after retry");
+  await seesMessage(alice, "sent while offline", "alice");
+  await until(() => bob.locator("#banner").isHidden(), "bob reconnects", 40000);
+  check((await bob.locator(".msg.pending").count()) === 0, "nothing left pending");
+  ok("retry delivers it once back online; the banner goes away");
+
+  // -------------------------------------------------- sign out
+  await alice.click("#signout");
+  await alice.locator("#signin-form").waitFor();
+  check(await sessionKey(alice) === null, "sessionStorage cleared on sign-out");
+  await until(async () => (await dotOf(bob, "alice")) === "false", "bob sees alice go offline (sys/signOut)");
+  await alice.reload();
+  await alice.locator("#signin-form").waitFor();
+  check(await alice.locator("#chat-view").isHidden(), "still signed out after reload");
+  ok("sign out: back to the form, stays signed out, the other sees the dot go grey");
+
+  // -------------------------------------------------- a revoked key
+  const bobKey = (await sessionKey(bob)).key;
+  const out = await fetch(BASE + "/api", {
+    method: "POST", headers: { Authorization: `Bearer ${bobKey}` }, body: '{"type":"signOut"}',
+  });
+  check(out.ok, "revoked bob's key from outside");
+  // The poll wakes on the sys/signOut and meets the 401 by itself; if it
+  // has not yet, the next request does.
+  const early = await bob.locator("#signin-form").waitFor({ timeout: 3000 }).then(() => true, () => false);
+  if (!early) await say(bob, "am I still here?");
+  await bob.locator("#signin-form").waitFor({ timeout: T });
+  check(/sign in again/i.test(await bob.textContent("#signin-error")), "says why");
+  check((await bob.inputValue("#username")) === "bob", "name kept in the form");
+  ok("a revoked key returns the user to the sign-in form, with a reason");
+  await shot(bob, "08-revoked");
+
+  check(problems.length === 0, `no page errors or CSP violations:\n${problems.join("\n")}`);
+  ok("no page errors, no CSP violations");
+  await browser.close();
+  console.log(`1..${step}`);
+  console.log(`# ${((Date.now() - started) / 1000).toFixed(1)} s in the browser`);
+} catch (err) {
+  await fail(err);
+}
