@@ -21,6 +21,7 @@ COMMON_SRC = $(wildcard common/*.c)
 FCGI_SRC   = $(wildcard fcgi/*.c)
 POLLER_SRC = $(wildcard poller/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c)
+BENCH_SRC  = $(wildcard bench/*.c)
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 FCGI_OBJ   = $(FCGI_SRC:%.c=$(BUILD)/%.o)
@@ -35,6 +36,7 @@ ifneq ($(POLLER_SRC),)
 PROGRAMS += $(BUILD)/chat-poller
 endif
 UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BINS = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps run test test-release test-asan lint format clean help bench
 
@@ -53,6 +55,10 @@ $(BUILD)/chat-poller: $(POLLER_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+
+# Benchmark helpers: small stand-alone programs (libfcgi for the baseline).
+$(BUILD)/bench/%: $(BUILD)/bench/%.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lfcgi -lpthread
 
 deps:
 	@bash tools/deps.sh
@@ -74,8 +80,9 @@ format:
 	clang-format -i $(COMMON_SRC) $(FCGI_SRC) $(POLLER_SRC) $(UNIT_SRC) \
 	    $(wildcard common/*.h fcgi/*.h poller/*.h)
 
-bench: deps all
-	@bash bench/api.sh
+# Speed figures side by side with their baselines (see docs/).
+bench: deps all $(BENCH_BINS)
+	@for b in bench/*.sh; do CHAT_WITH_BENCH=1 bash tools/deps.sh && bash "$$b"; done
 
 clean:
 	rm -rf build

@@ -19,6 +19,19 @@ stack_free_port() {
     return 1
 }
 
+# stack_spawn CMD...: runs CMD in the background with every inherited fd
+# above 2 closed, so a daemon never keeps a caller's lock or pipe open
+# (e.g. `flock file make test` would otherwise stay locked by redis-server).
+stack_spawn() {
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+        done
+        exec "$@"
+    ) &
+}
+
 # wait_for SECONDS CMD...: retries CMD every 0.05 s until it succeeds.
 stack_wait_for() {
     local deadline=$(( $(date +%s) + $1 )); shift
@@ -31,9 +44,9 @@ stack_wait_for() {
 stack_redis_start() { # DIR PORT
     local dir=$1 port=$2
     mkdir -p "$dir/redis"
-    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/redis" \
-        --appendonly yes --appendfsync everysec --save '' \
-        --maxclients 10000 --daemonize no --logfile "$dir/redis.log" &
+    stack_spawn redis-server --port "$port" --bind 127.0.0.1 \
+        --dir "$dir/redis" --appendonly yes --appendfsync everysec --save '' \
+        --maxclients 10000 --daemonize no --logfile "$dir/redis.log"
     echo $! > "$dir/redis.pid"
     stack_wait_for 10 redis-cli -p "$port" ping
 }
@@ -49,8 +62,9 @@ stack_redis_stop() { # DIR PORT
 stack_poller_start() { # DIR
     local dir=$1 bin="$ROOT/${BUILD:-build/release}/chat-poller"
     [ -x "$bin" ] || return 0
-    CHAT_POLLER_SOCKET="$dir/poller.sock" $STACK_WRAP "$bin" \
-        2>>"$dir/poller.log" &
+    # shellcheck disable=SC2086
+    CHAT_POLLER_SOCKET="$dir/poller.sock" stack_spawn ${STACK_WRAP:-} "$bin" \
+        2>>"$dir/poller.log"
     echo $! > "$dir/poller.pid"
     stack_wait_for 10 test -S "$dir/poller.sock"
 }
@@ -68,20 +82,25 @@ stack_lighttpd_start() { # DIR HTTP_PORT
     local dir=$1 port=$2
     CHAT_ROOT="$ROOT" CHAT_RUN="$dir" CHAT_HTTP_PORT="$port" \
     CHAT_FCGI_BIN="$ROOT/${BUILD:-build/release}/chat.fcgi" \
-        lighttpd -D -f "$ROOT/lighttpd.conf" 2>>"$dir/lighttpd-stderr.log" &
+        stack_spawn lighttpd -D -f "${STACK_LIGHTTPD_CONF:-$ROOT/lighttpd.conf}" \
+        2>>"$dir/lighttpd-stderr.log"
     echo $! > "$dir/lighttpd.pid.bg"
     stack_wait_for 15 curl -sf "http://127.0.0.1:$port/health"
 }
 
 stack_lighttpd_stop() { # DIR
-    local pid
+    local pid kids k
     pid=$(cat "$1/lighttpd.pid.bg" 2>/dev/null) || return 0
+    kids=$(pgrep -P "$pid" || true)
     kill -TERM "$pid" 2>/dev/null
     stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     # lighttpd sends SIGTERM to chat.fcgi; let it exit (and LSan report).
-    stack_wait_for 10 bash -c "! pgrep -f -- '$ROOT/${BUILD:-build/release}/chat.fcgi'"
+    for k in $kids; do
+        stack_wait_for 10 bash -c "! kill -0 $k" || kill -9 "$k" 2>/dev/null
+    done
     rm -f "$1/lighttpd.pid.bg"
+    return 0
 }
 
 stack_start() { # DIR HTTP_PORT REDIS_PORT
@@ -97,6 +116,7 @@ stack_stop() { # DIR REDIS_PORT
     stack_lighttpd_stop "$1"
     stack_poller_stop "$1"
     stack_redis_stop "$1" "$2"
+    return 0
 }
 
 stack_run() {
