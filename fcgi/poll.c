@@ -36,6 +36,8 @@ static enum chat_err read_args(const struct request *rq, struct pollreq *p,
     struct pollreq_in in = {.bearer = rq->bearer};
     int rc;
 
+    memset(p, 0, sizeof *p);
+
     rc = request_query_param(rq, "sessionUUID", session, sizeof session);
     if (rc < 0)
         return chat_fail(e, CHAT_E_BAD_UUID, "invalid sessionUUID");
@@ -90,7 +92,8 @@ static enum chat_err read_once(struct db *db, const struct config *cfg,
 
 static int is_due(const struct store_poll_result *res)
 {
-    return res->reset || res->events->elements || res->messages->elements;
+    return res->reset || (res->events && res->events->elements) ||
+           (res->messages && res->messages->elements);
 }
 
 static void answer_empty(const struct pollreq *p, struct reply *rep)
@@ -114,6 +117,7 @@ static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
     long long deadline = poll_wait_now_ms() + 1000LL * p->timeout;
     struct poll_wait w;
     enum poll_wait_rc rc = POLL_WAIT_WOKEN;
+    const char *ch;
 
     poll_wait_init(&w);
     for (;;) {
@@ -124,8 +128,9 @@ static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
             break;
         /* (Re)subscribe for the channel the session follows now; once
          * confirmed, read again before waiting. */
-        if (!w.ctx || strcmp(w.channel, res->channel) != 0) {
-            if (poll_wait_follow(&w, cfg, res->channel) == 0) {
+        ch = res->channel ? res->channel : "";
+        if (!w.ctx || strcmp(w.channel, ch) != 0) {
+            if (poll_wait_follow(&w, cfg, ch) == 0) {
                 freeReplyObject(*r);
                 *r = NULL;
                 continue;
@@ -154,7 +159,7 @@ void poll_serve(struct db *db, const struct config *cfg,
 {
     struct chat_error e = {0};
     struct pollreq p;
-    struct store_poll_result res;
+    struct store_poll_result res = {0};
     redisReply *r = NULL;
 
     if (!cfg->fcgi_poll) {

@@ -32,14 +32,14 @@ long long poll_wait_now_ms(void)
 static int connect_sub(struct poll_wait *w, const struct config *cfg)
 {
     struct timeval tv = {.tv_sec = cfg->redis_timeout_ms / 1000,
-                         .tv_usec = (cfg->redis_timeout_ms % 1000) * 1000};
+                         .tv_usec =
+                             (long)(cfg->redis_timeout_ms % 1000) * 1000};
     redisReply *r;
 
     if (cfg->redis_host[0] == '/')
         w->ctx = redisConnectUnixWithTimeout(cfg->redis_host, tv);
     else
-        w->ctx = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port,
-                                         tv);
+        w->ctx = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
     if (!w->ctx || w->ctx->err || redisSetTimeout(w->ctx, tv) != REDIS_OK)
         goto fail;
     if (cfg->redis_password[0]) {
@@ -58,8 +58,7 @@ fail:
 
 /* Sends verb name and reads replies until its ack (messages that arrive
  * meanwhile only mean "read again", which the caller does anyway). */
-static int sub_command(struct poll_wait *w, const char *verb,
-                       const char *name)
+static int sub_command(struct poll_wait *w, const char *verb, const char *name)
 {
     const char *argv[2] = {verb, name};
     size_t len[2] = {strlen(verb), strlen(name)};

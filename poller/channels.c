@@ -5,7 +5,7 @@
 
 #include "poller/channels.h"
 
-#define CHAN_BUCKETS 4096
+#define CHAN_BUCKETS  4096
 #define CHAN_NAME_MAX 200
 
 static struct chan *buckets[CHAN_BUCKETS];

@@ -20,13 +20,13 @@ enum chan_sub {
 
 struct chan {
     struct chan *next_hash;
-    struct waiter *head;    /* parked waiters (waiters.c links them) */
-    size_t refs;            /* waiters that follow this channel */
+    struct waiter *head; /* parked waiters (waiters.c links them) */
+    size_t refs;         /* waiters that follow this channel */
     enum chan_sub sub;
-    int want_sub;           /* resubscribe once the UNSUBSCRIBE is acked */
+    int want_sub; /* resubscribe once the UNSUBSCRIBE is acked */
     unsigned long long confirmed_seq; /* feed seq of the SUBSCRIBE ack */
     unsigned long long wake_seq;      /* feed seq of the last wake */
-    time_t idle_since;      /* refs dropped to 0 at */
+    time_t idle_since;                /* refs dropped to 0 at */
     char name[];
 };
 

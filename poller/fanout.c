@@ -73,8 +73,8 @@ static void on_reply(const redisReply *r, void *priv)
     free(q);
 }
 
-int fanout_read(const char *channel, long from, long count,
-                fanout_done_fn fn, void *priv)
+int fanout_read(const char *channel, long from, long count, fanout_done_fn fn,
+                void *priv)
 {
     size_t n = strlen(channel);
     struct fanout_req *q = malloc(sizeof *q + n + 1);
@@ -128,8 +128,7 @@ long fanout_answer(struct fanout_batch *b, struct jbuf *out,
         return -1;
     if (off == (long)b->n)
         return pos < b->llen ? -1 : 0;
-    end = off + POLLREQ_BATCH < (long)b->n ? off + POLLREQ_BATCH
-                                           : (long)b->n;
+    end = off + POLLREQ_BATCH < (long)b->n ? off + POLLREQ_BATCH : (long)b->n;
     items = joined(b, off, end);
     if (jbuf_failed(items))
         return -1;

@@ -12,9 +12,9 @@
 /* The rendered messages channelMessages.<ch>[from .. from+n). */
 struct fanout_batch {
     long from;
-    long llen;       /* the list length when read */
+    long llen; /* the list length when read */
     size_t n;
-    char **items;    /* push object JSON, NULL when undecodable */
+    char **items; /* push object JSON, NULL when undecodable */
     size_t *lens;
     struct jbuf joined; /* cache: items [joined_off, joined_end) */
     long joined_off, joined_end;
@@ -26,8 +26,8 @@ typedef void (*fanout_done_fn)(struct fanout_batch *b, void *priv);
 
 /* Reads count messages of channel from position from. Returns 0, or -1
  * when it could not be sent (fn is not called). channel is copied. */
-int fanout_read(const char *channel, long from, long count,
-                fanout_done_fn fn, void *priv);
+int fanout_read(const char *channel, long from, long count, fanout_done_fn fn,
+                void *priv);
 
 /* Writes the long-poll answer {"cursor":..,"messages":[..]} of a session
  * at (sys, jn, pos) into out. Returns the number of messages consumed

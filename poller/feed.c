@@ -16,7 +16,7 @@
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
-#define SWEEP_SECONDS 10
+#define SWEEP_SECONDS  10
 #define LINGER_SECONDS 30
 
 enum link_kind { LINK_CMD, LINK_SUB };
@@ -70,14 +70,14 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 static void schedule_retry(struct link *l)
 {
     struct timeval tv = {.tv_sec = l->backoff_ms / 1000,
-                         .tv_usec = (l->backoff_ms % 1000) * 1000};
+                         .tv_usec = (long)(l->backoff_ms % 1000) * 1000};
 
     if (stopping)
         return;
     if (evtimer_add(l->retry, &tv) != 0)
         log_err("cannot schedule the redis reconnect");
-    l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-                                                       : l->backoff_ms * 2;
+    l->backoff_ms =
+        l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
 /* Every subscription is gone with the connection. */
@@ -190,8 +190,7 @@ static void link_connect(struct link *l)
     if (cfg->redis_password[0]) {
         const char *argv[2] = {"AUTH", cfg->redis_password};
         size_t len[2] = {4, strlen(cfg->redis_password)};
-        if (redisAsyncCommandArgv(ac, on_auth, NULL, 2, argv, len) !=
-            REDIS_OK)
+        if (redisAsyncCommandArgv(ac, on_auth, NULL, 2, argv, len) != REDIS_OK)
             log_err("cannot queue redis AUTH");
     }
 }
@@ -272,10 +271,9 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
         return;
     kind = r->element[0]->str;
     if (strcasecmp(kind, "message") == 0)
-        on_message(r->element[1]->str,
-                   r->element[2]->type == REDIS_REPLY_STRING
-                       ? r->element[2]->str
-                       : "");
+        on_message(r->element[1]->str, r->element[2]->type == REDIS_REPLY_STRING
+                                           ? r->element[2]->str
+                                           : "");
     else if (strcasecmp(kind, "subscribe") == 0)
         on_sub_ack(r->element[1]->str);
     else if (strcasecmp(kind, "unsubscribe") == 0)
@@ -344,8 +342,7 @@ unsigned long long feed_seq(void)
 
 int feed_read_is_fresh(const struct chan *ch, unsigned long long sent)
 {
-    if (!wake_confirmed_seq || wake_confirmed_seq > sent ||
-        sys_wake_seq > sent)
+    if (!wake_confirmed_seq || wake_confirmed_seq > sent || sys_wake_seq > sent)
         return 0;
     if (!ch)
         return 1;

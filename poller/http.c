@@ -15,7 +15,7 @@
 #include "poller/metrics.h"
 #include "poller/waiters.h"
 
-#define HEADERS_MAX 8192
+#define HEADERS_MAX  8192
 #define IDLE_SECONDS 15
 
 typedef void (*route_fn)(struct evhttp_request *req);
@@ -68,8 +68,8 @@ static void serve_wait(struct evhttp_request *req, enum waiter_kind kind)
     in.timeout = evhttp_find_header(&q, "timeout");
     in.bearer = bearer_of(req);
     if (kind == WAITER_STREAM)
-        in.last_id = evhttp_find_header(
-            evhttp_request_get_input_headers(req), "Last-Event-ID");
+        in.last_id = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                        "Last-Event-ID");
     if (pollreq_parse(&in, &p, &e) != CHAT_OK) {
         evhttp_clear_headers(&q);
         waiters_send_error(req, &e);
@@ -89,16 +89,15 @@ static void serve_events(struct evhttp_request *req)
     serve_wait(req, WAITER_STREAM);
 }
 
-static void send_text(struct evhttp_request *req, int status,
-                      const char *type, struct evbuffer *body)
+static void send_text(struct evhttp_request *req, int status, const char *type,
+                      struct evbuffer *body)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
     if (evhttp_add_header(h, "Content-Type", type) ||
         evhttp_add_header(h, "Cache-Control", "no-store"))
         log_warn("cannot add response headers");
-    evhttp_send_reply(req, status, status == 200 ? "OK" : "Unavailable",
-                      body);
+    evhttp_send_reply(req, status, status == 200 ? "OK" : "Unavailable", body);
 }
 
 static void serve_metrics(struct evhttp_request *req)

@@ -24,8 +24,8 @@
 #include "poller/waiters.h"
 
 #define LISTEN_BACKLOG 4096
-#define DRAIN_MAX_MS 3000
-#define DRAIN_TICK_MS 20
+#define DRAIN_MAX_MS   3000
+#define DRAIN_TICK_MS  20
 
 static struct config cfg;
 static struct event_base *base;
@@ -99,14 +99,14 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    struct timeval tv = {.tv_sec = 0, .tv_usec = DRAIN_TICK_MS * 1000};
+    struct timeval tv = {.tv_sec = 0, .tv_usec = (long)DRAIN_TICK_MS * 1000};
 
     (void)what;
     (void)arg;
     if (drain_ev)
         return;
-    log_info("chat-poller stopping (signal %d): draining %ld waiters",
-             (int)sig, waiters_count());
+    log_info("chat-poller stopping (signal %d): draining %ld waiters", (int)sig,
+             waiters_count());
     if (bound) {
         evhttp_del_accept_socket(http, bound);
         bound = NULL;

@@ -19,8 +19,8 @@ int metrics_render(struct evbuffer *out, long redis_up, long channels)
          (unsigned long long)metrics.streams},
         {"chat_poller_channels", "gauge", "Chat channels followed.",
          (unsigned long long)channels},
-        {"chat_poller_redis_up", "gauge", "1 when both Redis connections are up.",
-         (unsigned long long)redis_up},
+        {"chat_poller_redis_up", "gauge",
+         "1 when both Redis connections are up.", (unsigned long long)redis_up},
         {"chat_poller_delivered_total", "counter", "Objects sent to clients.",
          metrics.delivered},
         {"chat_poller_poll_answers_total", "counter", "Long-poll answers sent.",
@@ -35,14 +35,13 @@ int metrics_render(struct evbuffer *out, long redis_up, long channels)
          "Redis connections re-established.", metrics.redis_reconnects},
         {"chat_poller_hangups_total", "counter",
          "Clients that hung up while waiting.", metrics.hangups},
-        {"chat_poller_errors_total", "counter", "Requests answered with an error.",
-         metrics.rejected},
+        {"chat_poller_errors_total", "counter",
+         "Requests answered with an error.", metrics.rejected},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
                                 rows[i].name, rows[i].help, rows[i].name,
-                                rows[i].type, rows[i].name,
-                                rows[i].value) < 0)
+                                rows[i].type, rows[i].name, rows[i].value) < 0)
             return -1;
     }
     return 0;

@@ -6,16 +6,16 @@
 #include <event2/buffer.h>
 
 struct metrics {
-    long parked;                       /* long polls held now */
-    long streams;                      /* SSE streams open now */
-    unsigned long long delivered;      /* objects sent to clients */
-    unsigned long long answers;        /* long-poll answers sent */
-    unsigned long long catchup_reads;  /* per-session reads (S_POLL) */
-    unsigned long long shared_reads;   /* per-channel fan-out reads */
-    unsigned long long wakes;          /* PUBLISH notifications seen */
+    long parked;                      /* long polls held now */
+    long streams;                     /* SSE streams open now */
+    unsigned long long delivered;     /* objects sent to clients */
+    unsigned long long answers;       /* long-poll answers sent */
+    unsigned long long catchup_reads; /* per-session reads (S_POLL) */
+    unsigned long long shared_reads;  /* per-channel fan-out reads */
+    unsigned long long wakes;         /* PUBLISH notifications seen */
     unsigned long long redis_reconnects;
-    unsigned long long hangups;        /* clients gone while waiting */
-    unsigned long long rejected;       /* 4xx/5xx answers */
+    unsigned long long hangups;  /* clients gone while waiting */
+    unsigned long long rejected; /* 4xx/5xx answers */
 };
 
 extern struct metrics metrics;

@@ -22,8 +22,8 @@
 #include "poller/metrics.h"
 #include "poller/waiters.h"
 
-#define STREAM_BUFFER_MAX (1024 * 1024)
-#define STREAM_RETRY_MS 2000
+#define STREAM_BUFFER_MAX ((size_t)1024 * 1024)
+#define STREAM_RETRY_MS   2000
 
 struct waiter {
     struct waiter *prev, *next; /* in chan->head or no_chan */
@@ -31,23 +31,23 @@ struct waiter {
     int linked;
     struct evhttp_request *req;
     struct evhttp_connection *conn;
-    struct event hup;           /* EV_READ on the client fd (E3) */
-    struct event timer;         /* poll deadline / stream heartbeat */
+    struct event hup;   /* EV_READ on the client fd (E3) */
+    struct event timer; /* poll deadline / stream heartbeat */
     enum waiter_kind kind;
-    unsigned reading : 1;       /* a read is in flight */
-    unsigned gone : 1;          /* client left during a read: free at reply */
-    unsigned expired : 1;       /* the poll's time is up */
-    unsigned stale : 1;         /* last read failed: read on cmd_up */
-    unsigned draining : 1;      /* answer at the next reply */
+    unsigned reading : 1;  /* a read is in flight */
+    unsigned gone : 1;     /* client left during a read: free at reply */
+    unsigned expired : 1;  /* the poll's time is up */
+    unsigned stale : 1;    /* last read failed: read on cmd_up */
+    unsigned draining : 1; /* answer at the next reply */
     unsigned hup_added : 1;
-    unsigned started : 1;       /* stream: 200 and headers sent */
+    unsigned started : 1; /* stream: 200 and headers sent */
     unsigned long long sent_seq;
-    struct pollreq p;           /* key, session, current position */
+    struct pollreq p; /* key, session, current position */
 };
 
 static struct event_base *base;
 static const struct config *cfg;
-static struct waiter *no_chan;  /* waiters that follow no channel */
+static struct waiter *no_chan; /* waiters that follow no channel */
 static long alive, inflight;
 static int draining;
 static const struct timeval *common_tv[POLLREQ_TIMEOUT_MAX + 1];
@@ -198,8 +198,8 @@ static void add_headers(struct evhttp_request *req, const char *type)
         log_warn("cannot add response headers");
 }
 
-static void send_body(struct evhttp_request *req, int status,
-                      const char *data, size_t len, int retry_after)
+static void send_body(struct evhttp_request *req, int status, const char *data,
+                      size_t len, int retry_after)
 {
     struct evbuffer *out = evbuffer_new();
 
@@ -225,8 +225,7 @@ static void send_body(struct evhttp_request *req, int status,
     evbuffer_free(out);
 }
 
-void waiters_send_error(struct evhttp_request *req,
-                        const struct chat_error *e)
+void waiters_send_error(struct evhttp_request *req, const struct chat_error *e)
 {
     struct jbuf b;
 
@@ -236,8 +235,7 @@ void waiters_send_error(struct evhttp_request *req,
     if (jbuf_failed(&b))
         evhttp_send_error(req, 500, "no memory");
     else
-        send_body(req, chat_err_status(e->err), b.data, b.len,
-                  e->retry_after);
+        send_body(req, chat_err_status(e->err), b.data, b.len, e->retry_after);
     jbuf_free(&b);
 }
 
@@ -257,8 +255,7 @@ static void finish_error(struct waiter *w, const struct chat_error *e)
 
 static void current_cursor(const struct waiter *w, char *out)
 {
-    cursor_format(out, w->p.session, w->p.cur.sys, w->p.cur.jn,
-                  w->p.cur.pos);
+    cursor_format(out, w->p.session, w->p.cur.sys, w->p.cur.jn, w->p.cur.pos);
 }
 
 /* Answers a poll with nothing: its current cursor (timeout, drain). */
@@ -314,8 +311,8 @@ static int stream_write(struct waiter *w, const struct store_poll_result *res)
 
     if (!out)
         return -1;
-    if (bev && evbuffer_get_length(bufferevent_get_output(bev)) >
-                   STREAM_BUFFER_MAX) {
+    if (bev &&
+        evbuffer_get_length(bufferevent_get_output(bev)) > STREAM_BUFFER_MAX) {
         log_info("SSE client of session %.8s does not read; closing",
                  w->p.session);
         goto out;
@@ -489,8 +486,8 @@ static void on_read(const redisReply *r, void *arg)
         }
         return;
     }
-    if (items || res.reset || w->p.timeout == 0 || w->expired ||
-        w->draining || draining) {
+    if (items || res.reset || w->p.timeout == 0 || w->expired || w->draining ||
+        draining) {
         answer_poll(w, &res, items);
         return;
     }
@@ -506,8 +503,7 @@ static void start_read(struct waiter *w)
     pollreq_call(&c, cfg, &w->p);
     w->sent_seq = feed_seq();
     if (feed_call(&c, on_read, w) != 0) {
-        w->reading = 1;
-        on_read(NULL, w);
+        on_read_fail(w, NULL);
         return;
     }
     w->reading = 1;
@@ -663,8 +659,8 @@ static void on_shared(struct fanout_batch *b, void *arg)
         }
         jbuf_reset(&body);
         if (b)
-            k = fanout_answer(b, &body, w->p.session, w->p.cur.sys,
-                              w->p.cur.jn, w->p.cur.pos);
+            k = fanout_answer(b, &body, w->p.session, w->p.cur.sys, w->p.cur.jn,
+                              w->p.cur.pos);
         if (k > 0)
             send_shared(w, &body, k);
         else if (k < 0)
@@ -694,7 +690,7 @@ static void wake_messages(struct chan *ch)
         hi = n == 0 || w->p.cur.pos > hi ? w->p.cur.pos : hi;
         n++;
     }
-    sh = n ? malloc(sizeof *sh + n * sizeof sh->v[0]) : NULL;
+    sh = n ? malloc(sizeof *sh + n * sizeof(struct waiter *)) : NULL;
     if (!sh) {
         wake_list(ch->head);
         return;

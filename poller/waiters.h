@@ -45,7 +45,6 @@ long waiters_inflight(void);
 void waiters_free_all(void);
 
 /* Sends a JSON error answer (also used by http.c). */
-void waiters_send_error(struct evhttp_request *req,
-                        const struct chat_error *e);
+void waiters_send_error(struct evhttp_request *req, const struct chat_error *e);
 
 #endif

@@ -1,0 +1,587 @@
+/* lp_client.c - a single-process epoll long-poll client for the fan-out
+ * and latency benchmarks (bench/fanout.sh). No libraries.
+ *
+ *   lp_client setup   --http H:P --n N --user NAME --out FILE
+ *       signs NAME in once (POST /api), makes N sessions (ready, then
+ *       channelJoin public) and writes "session key" lines to FILE.
+ *   lp_client fanout  --target T --paths FILE --n N --publish H:P
+ *                     --request FILE --expect MARK [--settle S]
+ *       holds N GET requests (one path per line of FILE), waits S seconds,
+ *       sends the raw HTTP request in --request to --publish and reports
+ *       when the first and the last held request had a body with MARK.
+ *   lp_client latency --target T --paths FILE --n N --publish H:P
+ *                     --request FILE --rate R --seconds S
+ *       holds N long polls that re-poll with the answer's cursor (paths end
+ *       in "cursor="); publishes R requests a second, each with the
+ *       placeholder LAT-XXXXXXXXXXXXXXXXXXXX replaced by the send time, and
+ *       reports publish->deliver latency percentiles over all deliveries.
+ * T is unix:PATH or HOST:PORT. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF_MAX     ((size_t)64 * 1024)
+#define PLACEHOLDER "LAT-XXXXXXXXXXXXXXXXXXXX"
+#define HIST_US     2000000 /* latency histogram: 1 us buckets up to 2 s */
+
+struct conn {
+    int fd;
+    int idx;
+    char *path; /* request path (latency: prefix before the cursor) */
+    char cursor[128];
+    char *buf;
+    size_t len;
+    int sent;
+    int done;
+};
+
+struct opts {
+    const char *mode, *target, *paths, *publish, *request, *expect, *http,
+        *user, *out;
+    long n, settle, rate, seconds;
+};
+
+/* memmem is a GNU extension; this is the portable few lines. */
+static const char *find(const char *hay, size_t n, const char *needle, size_t m)
+{
+    if (m == 0 || n < m)
+        return NULL;
+    for (size_t i = 0; i + m <= n; i++) {
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0)
+            return hay + i;
+    }
+    return NULL;
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "lp_client: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+/* Connects to unix:PATH or HOST:PORT; nonblocking when nb. */
+static int dial(const char *target, int nb)
+{
+    int fd;
+
+    if (strncmp(target, "unix:", 5) == 0) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        snprintf(sun.sun_path, sizeof sun.sun_path, "%s", target + 5);
+        fd = socket(AF_UNIX, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
+        if (fd < 0)
+            die("socket");
+        if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0 &&
+            errno != EINPROGRESS && errno != EAGAIN)
+            die("connect unix");
+    } else {
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        char host[64];
+        const char *colon = strrchr(target, ':');
+        int one = 1;
+        if (!colon || (size_t)(colon - target) >= sizeof host)
+            die("target");
+        memcpy(host, target, (size_t)(colon - target));
+        host[colon - target] = '\0';
+        sin.sin_port = htons((unsigned short)strtol(colon + 1, NULL, 10));
+        if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+            die("address");
+        fd = socket(AF_INET, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
+        if (fd < 0)
+            die("socket");
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+            die("setsockopt");
+        if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0 &&
+            errno != EINPROGRESS)
+            die("connect tcp");
+    }
+    return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Length of a complete HTTP response in buf (Content-Length bodies), or
+ * 0 while incomplete. *body points at its body. */
+static size_t response_len(const char *buf, size_t len, const char **body,
+                           size_t *body_len)
+{
+    const char *end = find(buf, len, "\r\n\r\n", 4), *cl;
+    size_t hl, bl = 0;
+
+    if (!end)
+        return 0;
+    hl = (size_t)(end - buf) + 4;
+    cl = find(buf, hl, "Content-Length:", 15);
+    if (!cl)
+        cl = find(buf, hl, "content-length:", 15);
+    if (cl)
+        bl = (size_t)strtoul(cl + 15, NULL, 10);
+    if (len < hl + bl)
+        return 0;
+    *body = buf + hl;
+    *body_len = bl;
+    return hl + bl;
+}
+
+/* Blocking request on fd; returns the body (static buffer) or NULL. */
+static const char *roundtrip(int fd, const char *req, size_t req_len)
+{
+    static char buf[BUF_MAX];
+    size_t len = 0;
+    const char *body;
+    size_t body_len;
+
+    if (write_all(fd, req, req_len))
+        return NULL;
+    for (;;) {
+        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+        size_t total;
+        if (r <= 0)
+            return NULL;
+        len += (size_t)r;
+        total = response_len(buf, len, &body, &body_len);
+        if (total) {
+            buf[total] = '\0';
+            return body;
+        }
+    }
+}
+
+/* Copies the string value of "name":"..." from json into out. */
+static int json_str(const char *json, const char *name, char *out, size_t outsz)
+{
+    char pat[64];
+    const char *p, *e;
+
+    snprintf(pat, sizeof pat, "\"%s\":\"", name);
+    p = strstr(json, pat);
+    if (!p)
+        return -1;
+    p += strlen(pat);
+    e = strchr(p, '"');
+    if (!e || (size_t)(e - p) >= outsz)
+        return -1;
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = '\0';
+    return 0;
+}
+
+/* POST /api on *fd; reconnects once when the server closed the
+ * keep-alive connection (lighttpd ends one after 1000 requests). */
+static const char *api(int *fd, const char *target, const char *body,
+                       const char *key)
+{
+    char req[4096];
+    const char *r;
+    int n = snprintf(req, sizeof req,
+                     "POST /api HTTP/1.1\r\nHost: bench\r\n%s%s%s"
+                     "Content-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     key ? "Authorization: Bearer " : "", key ? key : "",
+                     key ? "\r\n" : "", strlen(body), body);
+    r = roundtrip(*fd, req, (size_t)n);
+    if (!r) {
+        close(*fd);
+        *fd = dial(target, 0);
+        r = roundtrip(*fd, req, (size_t)n);
+    }
+    return r;
+}
+
+static int run_setup(const struct opts *o)
+{
+    int fd = dial(o->http, 0);
+    FILE *out = fopen(o->out, "w");
+    char key[160], body[512], session[64];
+    const char *r;
+
+    if (!out)
+        die("output file");
+    snprintf(body, sizeof body,
+             "{\"type\":\"signIn\",\"signIn\":{\"username\":\"%s\","
+             "\"password\":\"bench-password\"}}",
+             o->user);
+    r = api(&fd, o->http, body, NULL);
+    if (!r || json_str(r, "accessKey", key, sizeof key))
+        die("signIn");
+    for (long i = 0; i < o->n; i++) {
+        r = api(&fd, o->http, "{\"type\":\"ready\"}", NULL);
+        if (!r || json_str(r, "sessionUUID", session, sizeof session))
+            die("ready");
+        snprintf(body, sizeof body,
+                 "{\"type\":\"channelJoin\",\"sessionUUID\":\"%s\","
+                 "\"channelJoin\":{\"recipientUUID\":\"\"}}",
+                 session);
+        r = api(&fd, o->http, body, key);
+        if (!r || !strstr(r, "\"channelJoin\""))
+            die("channelJoin");
+        fprintf(out, "%s %s\n", session, key);
+    }
+    fclose(out);
+    close(fd);
+    return 0;
+}
+
+static char **read_lines(const char *file, long n)
+{
+    FILE *f = fopen(file, "r");
+    char **v = calloc((size_t)n, sizeof *v), line[2048];
+    long i = 0;
+
+    if (!f || !v)
+        die("paths file");
+    while (i < n && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        v[i++] = strdup(line);
+    }
+    fclose(f);
+    if (i < n) {
+        fprintf(stderr, "lp_client: only %ld paths\n", i);
+        exit(1);
+    }
+    return v;
+}
+
+static char *read_file(const char *file, size_t *len)
+{
+    FILE *f = fopen(file, "rb");
+    char *p = malloc(65536);
+
+    if (!f || !p)
+        die("request file");
+    *len = fread(p, 1, 65535, f);
+    p[*len] = '\0';
+    fclose(f);
+    return p;
+}
+
+static void send_poll(struct conn *c, int latency)
+{
+    char req[2048];
+    int n =
+        snprintf(req, sizeof req, "GET %s%s HTTP/1.1\r\nHost: bench\r\n\r\n",
+                 c->path, latency ? c->cursor : "");
+    if (write_all(c->fd, req, (size_t)n))
+        die("send poll");
+    c->sent = 1;
+}
+
+static long long *hist;
+static long long lat_count, lat_over;
+
+static void record_latencies(const char *body, size_t len, long long t)
+{
+    const char *p = body, *end = body + len;
+
+    while ((p = find(p, (size_t)(end - p), "lat-", 4)) != NULL) {
+        long long sent = strtoll(p + 4, NULL, 10), us = (t - sent) / 1000;
+        if (sent > 0) {
+            if (us >= 0 && us < HIST_US)
+                hist[us]++;
+            else
+                lat_over++;
+            lat_count++;
+        }
+        p += 4;
+    }
+}
+
+static double percentile(double q)
+{
+    long long want = (long long)(q * (double)lat_count), seen = 0;
+
+    for (long i = 0; i < HIST_US; i++) {
+        seen += hist[i];
+        if (seen > want)
+            return (double)i / 1000.0;
+    }
+    return (double)HIST_US / 1000.0;
+}
+
+/* One response on c is complete: returns 1 when it counts (fanout: has
+ * the marker). Latency mode re-polls with the answer's cursor. */
+static int on_response(const struct opts *o, struct conn *c, const char *body,
+                       size_t body_len, long long t, int latency)
+{
+    int hit = 0;
+
+    if (latency) {
+        char tmp[128];
+        char *copy = strndup(body, body_len);
+        record_latencies(body, body_len, t);
+        if (copy && json_str(copy, "cursor", tmp, sizeof tmp) == 0)
+            snprintf(c->cursor, sizeof c->cursor, "%s", tmp);
+        free(copy);
+        return 0;
+    }
+    hit = find(body, body_len, o->expect, strlen(o->expect)) != NULL;
+    return hit;
+}
+
+static int run_hold(const struct opts *o, int latency)
+{
+    char **paths = read_lines(o->paths, o->n);
+    struct conn *cs = calloc((size_t)o->n, sizeof *cs);
+    struct epoll_event *evs = calloc(1024, sizeof *evs);
+    int ep = epoll_create1(0), pub;
+    size_t pub_len;
+    char *pub_req = read_file(o->request, &pub_len);
+    size_t marks[8];
+    int nmarks = 0;
+    long connected = 0, hits = 0, early = 0, published = 0;
+    long long t0 = 0, first = -1, last = -1, start, next_pub = 0;
+
+    if (!cs || !evs || ep < 0)
+        die("setup");
+    for (char *m = strstr(pub_req, PLACEHOLDER); m && nmarks < 8;
+         m = strstr(m + 1, PLACEHOLDER))
+        marks[nmarks++] = (size_t)(m - pub_req);
+    hist = latency ? calloc(HIST_US, sizeof *hist) : NULL;
+    if (latency && !hist)
+        die("histogram");
+    for (long i = 0; i < o->n; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
+                                 .data.ptr = &cs[i]};
+        cs[i].idx = (int)i;
+        cs[i].path = paths[i];
+        if (latency) {
+            /* "path cursor": the path ends in "cursor=" */
+            char *sp = strchr(paths[i], ' ');
+            if (sp) {
+                *sp = '\0';
+                snprintf(cs[i].cursor, sizeof cs[i].cursor, "%s", sp + 1);
+            }
+        }
+        cs[i].buf = malloc(BUF_MAX);
+        cs[i].fd = dial(o->target, 1);
+        if (!cs[i].buf || epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) != 0)
+            die("epoll_ctl");
+    }
+    pub = dial(o->publish, 0);
+    {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, pub, &ev) != 0)
+            die("epoll_ctl publisher");
+    }
+    start = now_ns();
+    for (;;) {
+        long long t = now_ns();
+        int timeout = 50;
+        int n;
+
+        if (!latency && connected == o->n && !t0 &&
+            t - start > o->settle * 1000000000LL) {
+            t0 = now_ns();
+            if (write_all(pub, pub_req, pub_len))
+                die("publish");
+            published = 1;
+        }
+        if (latency && connected == o->n) {
+            if (!next_pub)
+                next_pub = t + o->settle * 1000000000LL;
+            while (t >= next_pub && published < o->rate * o->seconds) {
+                char digits[24];
+                long long ts = now_ns();
+                snprintf(digits, sizeof digits, "%020lld", ts);
+                /* every copy of the marker (RPUSH and PUBLISH payloads) */
+                for (int k = 0; k < nmarks; k++) {
+                    char *m = pub_req + marks[k];
+                    m[0] = 'l';
+                    m[1] = 'a';
+                    m[2] = 't';
+                    m[3] = '-';
+                    for (int d = 0; d < 20; d++)
+                        m[4 + d] = digits[d];
+                }
+                if (write_all(pub, pub_req, pub_len))
+                    die("publish");
+                published++;
+                next_pub += 1000000000LL / o->rate;
+                if (!t0)
+                    t0 = ts;
+            }
+            if (published >= o->rate * o->seconds &&
+                t - next_pub > 2000000000LL)
+                break;
+            timeout = 1;
+        }
+        if (!latency && t0 && (hits + early >= o->n || t - t0 > 30000000000LL))
+            break;
+        if (t - start > (o->settle + o->seconds + 120) * 1000000000LL)
+            break;
+        n = epoll_wait(ep, evs, 1024, timeout);
+        for (int i = 0; i < n; i++) {
+            struct conn *c = evs[i].data.ptr;
+            if (!c) {
+                /* the publisher's answers: read and drop */
+                char junk[16384];
+                while (recv(pub, junk, sizeof junk, MSG_DONTWAIT) > 0)
+                    ;
+                continue;
+            }
+            if ((evs[i].events & EPOLLOUT) && !c->sent) {
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+                send_poll(c, latency);
+                connected++;
+                if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+                    die("epoll_ctl mod");
+            }
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                ssize_t r = read(c->fd, c->buf + c->len, BUF_MAX - 1 - c->len);
+                const char *body;
+                size_t body_len, total;
+                long long tr = now_ns();
+                if (r <= 0) {
+                    if (!c->done && !latency)
+                        early++;
+                    c->done = 1;
+                    if (epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL) != 0)
+                        die("epoll_ctl del");
+                    close(c->fd);
+                    c->fd = -1;
+                    if (latency) {
+                        /* the server closed: re-poll on a new connection */
+                        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
+                                                 .data.ptr = c};
+                        c->fd = dial(o->target, 1);
+                        c->sent = 0;
+                        c->done = 0;
+                        c->len = 0;
+                        connected--;
+                        if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
+                            die("epoll_ctl");
+                    }
+                    continue;
+                }
+                c->len += (size_t)r;
+                total = response_len(c->buf, c->len, &body, &body_len);
+                if (!total)
+                    continue;
+                if (on_response(o, c, body, body_len, tr, latency)) {
+                    if (!c->done && t0) {
+                        hits++;
+                        if (first < 0)
+                            first = tr - t0;
+                        last = tr - t0;
+                    }
+                    c->done = 1;
+                } else if (!latency && !c->done) {
+                    early++;
+                    c->done = 1;
+                }
+                memmove(c->buf, c->buf + total, c->len - total);
+                c->len -= total;
+                if (latency)
+                    send_poll(c, 1);
+            }
+        }
+    }
+    if (latency) {
+        printf("latency n=%ld published=%ld deliveries=%lld over2s=%lld "
+               "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_bucket_ms=%.3f\n",
+               o->n, published, lat_count, lat_over, percentile(0.50),
+               percentile(0.90), percentile(0.99), percentile(0.99999));
+    } else {
+        printf("fanout n=%ld received=%ld early=%ld first_ms=%.2f "
+               "last_ms=%.2f\n",
+               o->n, hits, early, first >= 0 ? (double)first / 1e6 : -1.0,
+               last >= 0 ? (double)last / 1e6 : -1.0);
+    }
+    fflush(stdout);
+    for (long i = 0; i < o->n; i++) {
+        free(cs[i].buf);
+        free(paths[i]);
+        if (cs[i].fd >= 0)
+            close(cs[i].fd);
+    }
+    free(cs);
+    free(paths);
+    free(evs);
+    free(pub_req);
+    free(hist);
+    close(pub);
+    close(ep);
+    return hits == o->n || latency ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.n = 1000, .settle = 3, .rate = 1000, .seconds = 5};
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: see the header of bench/lp_client.c\n");
+        return 2;
+    }
+    o.mode = argv[1];
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--target"))
+            o.target = v;
+        else if (!strcmp(k, "--paths"))
+            o.paths = v;
+        else if (!strcmp(k, "--publish"))
+            o.publish = v;
+        else if (!strcmp(k, "--request"))
+            o.request = v;
+        else if (!strcmp(k, "--expect"))
+            o.expect = v;
+        else if (!strcmp(k, "--http"))
+            o.http = v;
+        else if (!strcmp(k, "--user"))
+            o.user = v;
+        else if (!strcmp(k, "--out"))
+            o.out = v;
+        else if (!strcmp(k, "--n"))
+            o.n = strtol(v, NULL, 10);
+        else if (!strcmp(k, "--settle"))
+            o.settle = strtol(v, NULL, 10);
+        else if (!strcmp(k, "--rate"))
+            o.rate = strtol(v, NULL, 10);
+        else if (!strcmp(k, "--seconds"))
+            o.seconds = strtol(v, NULL, 10);
+    }
+    if (!strcmp(o.mode, "setup") && o.http && o.user && o.out)
+        return run_setup(&o);
+    if (!strcmp(o.mode, "fanout") && o.target && o.paths && o.publish &&
+        o.request && o.expect)
+        return run_hold(&o, 0);
+    if (!strcmp(o.mode, "latency") && o.target && o.paths && o.publish &&
+        o.request && o.rate > 0) {
+        size_t len;
+        char *r = read_file(o.request, &len);
+        int ok = strstr(r, PLACEHOLDER) != NULL;
+        free(r);
+        if (ok)
+            return run_hold(&o, 1);
+    }
+    fprintf(stderr, "lp_client: bad arguments\n");
+    return 2;
+}
