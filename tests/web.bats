@@ -33,9 +33,9 @@ teardown_file() { stack_teardown; }
     ! grep -En 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function' "$ROOT"/web/js/*.js
 }
 
-@test "web: store.js helpers (dedupe, ordering, backoff, times) under node" {
+@test "web: client modules under node (dedupe, ordering, backoff, error words, the poll loop)" {
     command -v node >/dev/null || skip "node is not installed"
-    run node --test "$ROOT/tests/web/unit.mjs"
+    run node --test "$ROOT/tests/web/unit.mjs" "$ROOT/tests/web/delivery.mjs"
     echo "$output"
     [ "$status" -eq 0 ]
 }
@@ -50,7 +50,7 @@ teardown_file() { stack_teardown; }
         (cd "$ROOT/tests/web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
     fi
     mkdir -p "$ROOT/tests/artifacts/web"
-    run env BASE="$BASE" ARTIFACTS="$ROOT/tests/artifacts/web" CHROMIUM=/usr/bin/chromium \
+    run env BASE="$BASE" REDIS_PORT="$REDIS_PORT" ARTIFACTS="$ROOT/tests/artifacts/web" CHROMIUM=/usr/bin/chromium \
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 150 node "$ROOT/tests/web/e2e.mjs"
     echo "$output"
     [ "$status" -eq 0 ]

@@ -6,6 +6,8 @@
 //   ARTIFACTS  where screenshots go (default tests/artifacts/web)
 //   DOCS_SHOT  if set, the main screen is also saved there (for the README)
 //   CHROMIUM   the browser binary (default /usr/bin/chromium)
+//   REDIS_PORT the stack's redis (to expire a session); that step is skipped without it
+import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -234,6 +236,20 @@ try {
   await say(alice, "after your reload");
   await seesMessage(bob, "after your reload", "bob (live after reload)");
   ok("reload keeps the identity, the channel and live delivery");
+
+  // -------------------------------------------------- an expired session
+  if (process.env.REDIS_PORT) {
+    const old = (await sessionKey(bob)).session;
+    execFileSync("redis-cli", ["-p", process.env.REDIS_PORT, "DEL", `rcg:session.${old}`, `userSession.${old}`]);
+    await say(alice, "while your session was gone");
+    await until(async () => (await sessionKey(bob)).session !== old, "bob gets a new session (poll 404)", 40000);
+    await seesMessage(bob, "while your session was gone", "bob after renewal");
+    await say(alice, "welcome back");
+    await seesMessage(bob, "welcome back", "bob (live on the new session)");
+    ok("an expired session is replaced (ready + channelJoin) without losing the conversation");
+  } else {
+    console.log("# skipped the expired-session step: REDIS_PORT not set");
+  }
 
   // -------------------------------------------------- a third user
   const carol = await open("carol", { width: 390, height: 760 });

@@ -4,9 +4,12 @@
 // meant for people.
 
 // Paths are relative to the page, so the client works from any directory
-// of a static host that also answers ./api and ./poll.
-const API_URL = new URL("api", document.baseURI);
-const POLL_URL = new URL("poll", document.baseURI);
+// of a static host that also answers ./api and ./poll. (Outside a page, as
+// in the node unit tests, globalThis.CHAT_BASE stands in.)
+function endpoint(name) {
+  const base = typeof document !== "undefined" ? document.baseURI : globalThis.CHAT_BASE;
+  return new URL(name, base);
+}
 
 export class ApiError extends Error {
   constructor(status, code, message, retryAfterMs = 0) {
@@ -90,12 +93,12 @@ async function request(url, init, timeoutMs, outerSignal) {
 export function post(obj, key, { signal, timeoutMs = 20000 } = {}) {
   const headers = { "Content-Type": "application/json" };
   if (key) headers.Authorization = `Bearer ${key}`;
-  return request(API_URL, { method: "POST", headers, body: JSON.stringify(obj) }, timeoutMs, signal);
+  return request(endpoint("api"), { method: "POST", headers, body: JSON.stringify(obj) }, timeoutMs, signal);
 }
 
 // poll({session, key, cursor, timeout, signal}): {cursor, messages, reset?}.
 export function poll({ session, key, cursor, timeout = 25, signal }) {
-  const url = new URL(POLL_URL);
+  const url = endpoint("poll");
   url.searchParams.set("sessionUUID", session);
   if (cursor) url.searchParams.set("cursor", cursor);
   url.searchParams.set("timeout", String(timeout));

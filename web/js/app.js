@@ -31,6 +31,7 @@ const state = {
   pending: new Map(), // channel -> [{id, text, status, error, node}]
   loading: false,
   joinWanted: PUBLIC,
+  joined: null, // the channel the server has confirmed we follow
 };
 let joinChain = Promise.resolve();
 let usersTimer = 0;
@@ -111,7 +112,12 @@ function showConnection(kind, info = {}) {
   if (kind === "online") {
     el.banner.hidden = true;
     el.bannerRetry.hidden = true;
-    if (info.recovered) refreshUsers().catch(() => {});
+    if (info.recovered) {
+      refreshUsers().catch(() => {});
+      // A join that failed while we were cut off: the server does not yet
+      // send us this channel's messages.
+      if (state.joined !== state.channel) joinChannel(state.channel);
+    }
     return;
   }
   el.banner.hidden = false;
@@ -461,6 +467,7 @@ async function doJoin(ch) {
       await newSession(); // the session expired: a fresh one, bound by this join
       r = await api({ type: "channelJoin", sessionUUID: state.auth.session, channelJoin: { recipientUUID: ch } });
     }
+    state.joined = ch;
     const j = r.channelJoin || {};
     for (const m of Array.isArray(j.messages) ? j.messages : []) addMessage(m);
     if (Array.isArray(j.users)) {
@@ -469,6 +476,7 @@ async function doJoin(ch) {
     }
     if (state.channel === ch) el.title.textContent = channelTitle(ch);
   } catch (err) {
+    state.joined = null;
     if (err instanceof ApiError && err.status === 401) {
       signedOutByServer(err);
       return;
@@ -487,14 +495,14 @@ async function newSession() {
   const r = await post({ type: "ready" });
   state.auth.session = r.ready.sessionUUID;
   state.cursor = null;
+  state.joined = null;
   save();
 }
 
 // The poll said 404: the session expired. A new one, joined to our channel.
 async function renewSession() {
   await newSession();
-  state.joinWanted = state.channel;
-  await doJoin(state.channel);
+  await joinChannel(state.channel);
   await refreshUsers();
 }
 
@@ -614,6 +622,7 @@ async function startChat(auth, cursor, channel) {
   state.auth = auth;
   state.cursor = cursor;
   state.channel = channel;
+  state.joined = null;
   state.users = new Map([[auth.user.UUID, { ...auth.user, OnLine: true }]]);
   state.timelines = new Map();
   state.pending = new Map();
