@@ -193,7 +193,6 @@ try {
   check(bobSide === "alice", "bob sees alice's message on the other side");
   ok("General: live both ways, no duplicates, own/other sides, sender and time");
   await shot(alice, "02-general");
-  if (process.env.DOCS_SHOT) await alice.screenshot({ path: process.env.DOCS_SHOT });
 
   // -------------------------------------------------- XSS as text
   const payload = '<img src=x onerror="window.__xss=1">';
@@ -204,11 +203,20 @@ try {
   const imgsBob = await bob.evaluate(() => document.querySelectorAll("#messages img").length);
   check(imgs === 0 && imgsBob === 0 && xss === undefined, "no img element, no script ran");
   ok("a message with <img onerror> is shown as literal text");
+  await bob.fill("#message", "line one");
+  await bob.press("#message", "Shift+Enter");
+  await bob.type("#message", "line two");
+  await bob.press("#message", "Enter");
+  await seesMessage(alice, "line one\nline two", "alice (two lines)");
+  ok("Shift+Enter starts a new line, Enter sends");
   await shot(alice, "03-xss-as-text");
+  if (process.env.DOCS_SHOT) await alice.screenshot({ path: process.env.DOCS_SHOT });
 
   // -------------------------------------------------- private chat
-  await roomButton(alice, "bob").click();
+  await roomButton(alice, "bob").focus(); // by keyboard
+  await alice.keyboard.press("Enter");
   await until(async () => (await alice.textContent("#channel-title")) === "Private chat with bob", "alice opens bob");
+  check(await alice.evaluate(() => document.activeElement.id) === "message", "focus moves to the message box");
   await until(() => alice.locator("#messages-empty").isVisible(), "empty private chat says so");
   ok("an empty private chat shows its empty state");
   await say(alice, "secret for bob");

@@ -307,7 +307,10 @@ function renderMessages() {
   const me = state.auth.user.UUID;
   const nodes = timeline(state.channel).items.map((m) => messageNode(m, m.SenderUUID === me));
   for (const p of pendingOf(state.channel)) nodes.push(pendingNode(p));
+  // A channel switch is not news: keep screen readers from reading it all.
+  el.messages.setAttribute("aria-busy", "true");
   el.messages.replaceChildren(...nodes);
+  requestAnimationFrame(() => el.messages.removeAttribute("aria-busy"));
   updateEmpty();
   scrollToBottom();
 }
