@@ -87,12 +87,9 @@ int user_map_load(struct user_map *m, const redisReply *flat)
         return -1;
     }
     for (long i = 0; i < n; i++) {
-        char *uuid = NULL;
         m->v[i].uuid = users[i].uuid;
+        m->v[i].name = users[i].name;
         m->v[i].online = users[i].online;
-        if (users[i].json && user_record_parse(users[i].json, users[i].json_len,
-                                               &uuid, &m->v[i].name, NULL) == 0)
-            free(uuid);
     }
     m->n = (size_t)n;
     free(users);
@@ -103,8 +100,6 @@ void user_map_free(struct user_map *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n; i++)
-        free(m->v[i].name);
     free(m->v);
     m->v = NULL;
     m->n = 0;
@@ -142,6 +137,26 @@ static void render_party(struct jbuf *b, const char *key, const char *uuid,
     render_user(b, u->uuid, u->name, u->online);
 }
 
+void render_message_parts(struct jbuf *b, const char *id, const char *sender,
+                          const char *rcpt, const char *text, size_t text_len,
+                          const char *created, const struct user_map *m)
+{
+    jbuf_cstr(b, "{\"UUID\":");
+    jbuf_cstr_q(b, id);
+    jbuf_cstr(b, ",\"SenderUUID\":");
+    jbuf_cstr_q(b, sender);
+    render_party(b, "Sender", sender, m);
+    jbuf_cstr(b, ",\"RecipientUUID\":");
+    jbuf_cstr_q(b, rcpt);
+    if (*rcpt)
+        render_party(b, "Recipient", rcpt, m);
+    jbuf_cstr(b, ",\"Message\":");
+    jbuf_str(b, text, text_len);
+    jbuf_cstr(b, ",\"CreatedAt\":");
+    jbuf_cstr_q(b, created);
+    jbuf_raw(b, "}", 1);
+}
+
 int render_message(struct jbuf *b, const char *stored, size_t len,
                    const struct user_map *m)
 {
@@ -160,22 +175,8 @@ int render_message(struct jbuf *b, const char *stored, size_t len,
         json_object_put(o);
         return -1;
     }
-    if (!rcpt)
-        rcpt = "";
-    jbuf_cstr(b, "{\"UUID\":");
-    jbuf_cstr_q(b, id);
-    jbuf_cstr(b, ",\"SenderUUID\":");
-    jbuf_cstr_q(b, sender);
-    render_party(b, "Sender", sender, m);
-    jbuf_cstr(b, ",\"RecipientUUID\":");
-    jbuf_cstr_q(b, rcpt);
-    if (*rcpt)
-        render_party(b, "Recipient", rcpt, m);
-    jbuf_cstr(b, ",\"Message\":");
-    jbuf_str(b, text, text_len);
-    jbuf_cstr(b, ",\"CreatedAt\":");
-    jbuf_cstr_q(b, created);
-    jbuf_raw(b, "}", 1);
+    render_message_parts(b, id, sender, rcpt ? rcpt : "", text, text_len,
+                         created, m);
     json_object_put(o);
     return 0;
 }

@@ -13,7 +13,7 @@
 
 struct user_entry {
     const char *uuid; /* borrowed from the reply */
-    char *name;       /* owned; NULL when the user record is unknown */
+    const char *name; /* borrowed; NULL when the user is unknown */
     int online;
 };
 
@@ -38,6 +38,11 @@ int user_record_parse(const char *json, size_t len, char **uuid, char **name,
 /* {"UUID":..,"Username":..,"OnLine":..} */
 void render_user(struct jbuf *b, const char *uuid, const char *name,
                  int online);
+
+/* The contract's message object from its parts (rcpt "" = public). */
+void render_message_parts(struct jbuf *b, const char *id, const char *sender,
+                          const char *rcpt, const char *text, size_t text_len,
+                          const char *created, const struct user_map *m);
 
 /* A stored message (original bytes) as the contract's message object,
  * with Sender/Recipient from m (may be NULL). Returns 0, or -1 when the

@@ -33,12 +33,19 @@ static const char lua_prelude[] =
     "  if not i then return false end\n"
     "  return redis.call('LINDEX', 'users', i)\n"
     "end\n"
+    /* A string field of a stored record: a plain match for the common
+     * case (no escapes in the value), cjson for the rest. */
+    "local function field(j, name)\n"
+    "  local v = string.match(j, '\"' .. name .. '\":\"([^\"\\\\]*)\"')\n"
+    "  if v then return v end\n"
+    "  local ok, t = pcall(cjson.decode, j)\n"
+    "  if ok and type(t) == 'table' and type(t[name]) == 'string' then\n"
+    "    return t[name] end\n"
+    "  return false\n"
+    "end\n"
     "local function user_name(j)\n"
     "  if not j then return '' end\n"
-    "  local ok, t = pcall(cjson.decode, j)\n"
-    "  if ok and type(t) == 'table' and type(t.Username) == 'string' then\n"
-    "    return t.Username end\n"
-    "  return ''\n"
+    "  return field(j, 'Username') or ''\n"
     "end\n"
     "local function session_of(s, uid)\n"
     "  local sk = P .. 'session.' .. s\n"
@@ -70,7 +77,7 @@ static const char lua_prelude[] =
     "    return nil, 'CHAT404:recipient' end\n"
     "  return private_channel(uid, rcpt, newid)\n"
     "end\n"
-    /* userinfo: flat {uuid, json|false, online} for members and the
+    /* userinfo: flat {uuid, name|false, online} for members and the
      * senders/recipients of the given stored messages. */
     "local function userinfo(uuids, msgs)\n"
     "  local want, seen, out = {}, {}, {}\n"
@@ -80,12 +87,11 @@ static const char lua_prelude[] =
     "  end\n"
     "  for _, u in ipairs(uuids) do add(u) end\n"
     "  for _, m in ipairs(msgs) do\n"
-    "    local ok, t = pcall(cjson.decode, m)\n"
-    "    if ok and type(t) == 'table' then add(t.SenderUUID); "
-    "add(t.RecipientUUID) end\n"
+    "    add(field(m, 'SenderUUID')); add(field(m, 'RecipientUUID'))\n"
     "  end\n"
     "  for _, u in ipairs(want) do\n"
-    "    out[#out + 1] = u; out[#out + 1] = user_json(u)\n"
+    "    local j = user_json(u)\n"
+    "    out[#out + 1] = u; out[#out + 1] = j and field(j, 'Username')\n"
     "    out[#out + 1] = redis.call('EXISTS', 'userStatus.' .. u)\n"
     "  end\n"
     "  return out\n"
@@ -181,14 +187,16 @@ static const char lua_users[] =
     "local items = {}\n"
     "if lim > 0 then items = redis.call('LRANGE', 'users', off, off + lim - "
     "1) end\n"
-    "local on = {}\n"
-    "for i, j in ipairs(items) do\n"
-    "  local ok, t = pcall(cjson.decode, j)\n"
-    "  on[i] = 0\n"
-    "  if ok and type(t) == 'table' and type(t.UUID) == 'string' then\n"
-    "    on[i] = redis.call('EXISTS', 'userStatus.' .. t.UUID) end\n"
+    /* an unreadable record never breaks the list (W13): skipped */
+    "local out = {}\n"
+    "for _, j in ipairs(items) do\n"
+    "  local u, n = field(j, 'UUID'), field(j, 'Username')\n"
+    "  if u and n then\n"
+    "    out[#out + 1] = u; out[#out + 1] = n\n"
+    "    out[#out + 1] = redis.call('EXISTS', 'userStatus.' .. u)\n"
+    "  end\n"
     "end\n"
-    "return {total, items, on}\n";
+    "return {total, out}\n";
 
 static const char lua_join[] =
     "local key, claimed, rcpt, s, newid, histn = ARGV[4], ARGV[5], ARGV[6], "
@@ -632,8 +640,8 @@ long store_parse_userinfo(const redisReply *flat, struct store_user **out)
         }
         v[i].uuid = u->str;
         if (is_bulk(j)) {
-            v[i].json = j->str;
-            v[i].json_len = j->len;
+            v[i].name = j->str;
+            v[i].name_len = j->len;
         }
         v[i].online = o && o->type == REDIS_REPLY_INTEGER && o->integer;
     }

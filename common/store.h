@@ -116,13 +116,13 @@ void store_signout(struct store_call *c, const struct config *cfg,
                    const char *session);
 
 /* S_USERS -- input: key, claimed, offset, limit.
- * output: [total, [user JSON...], [online 0/1...]]. */
+ * output: [total, userinfo of the page] (unreadable records skipped). */
 void store_users(struct store_call *c, const struct config *cfg,
                  const char *key, const char *claimed, long offset, long limit);
 
 /* S_JOIN -- input: key, claimed, recipient ("" = public), session, a fresh
  * uuid for a new private channel. output: [channel, [history...],
- * [member uuid...], userinfo] where userinfo is flat [uuid, json|nil,
+ * [member uuid...], userinfo] where userinfo is flat [uuid, name|nil,
  * online]... Writes channelSenderRecipient (new pair), channelUsers,
  * rcg:session ch/r/jn/pos, XADD channelLeave (old channel), channelJoin. */
 void store_join(struct store_call *c, const struct config *cfg, const char *key,
@@ -164,11 +164,12 @@ void store_ping(struct store_call *c);
 
 /* --- reply shapes --- */
 
-/* One user of a userinfo list. Strings borrowed from the reply. */
+/* One user of a userinfo list (flat [uuid, name|nil, online]...).
+ * Strings borrowed from the reply. */
 struct store_user {
     const char *uuid;
-    const char *json; /* NULL when unknown */
-    size_t json_len;
+    const char *name; /* NULL when the user is unknown */
+    size_t name_len;
     int online;
 };
 

@@ -318,35 +318,28 @@ static enum chat_err paging_int(json_object *o, const char *name, long *v,
     return CHAT_OK;
 }
 
-static void write_users(struct jbuf *out, const redisReply *r)
+static enum chat_err write_users(struct jbuf *out, const redisReply *r,
+                                 struct chat_error *e)
 {
-    const redisReply *items = r->element[1], *on = r->element[2];
-    long received = 0;
-    struct jbuf list;
+    struct store_user *users;
+    long n = store_parse_userinfo(r->element[1], &users);
 
-    jbuf_init(&list);
-    for (size_t i = 0; i < items->elements; i++) {
-        char *uuid, *name;
-        const redisReply *it = items->element[i];
-        if (it->type != REDIS_REPLY_STRING ||
-            user_record_parse(it->str, it->len, &uuid, &name, NULL))
-            continue; /* an unreadable record never breaks the list (W13) */
-        if (received++)
-            jbuf_raw(&list, ",", 1);
-        render_user(&list, uuid, name,
-                    i < on->elements && on->element[i]->integer);
-        free(uuid);
-        free(name);
-    }
+    if (n < 0)
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
     jbuf_cstr(out, "{\"type\":\"users\",\"users\":{\"total\":");
     jbuf_long(out, (long)r->element[0]->integer);
     jbuf_cstr(out, ",\"received\":");
-    jbuf_long(out, received);
+    jbuf_long(out, n);
     jbuf_cstr(out, ",\"users\":[");
-    if (list.len)
-        jbuf_raw(out, list.data, list.len);
+    for (long i = 0; i < n; i++) {
+        if (i)
+            jbuf_raw(out, ",", 1);
+        render_user(out, users[i].uuid, users[i].name ? users[i].name : "",
+                    users[i].online);
+    }
     jbuf_cstr(out, "]}}");
-    jbuf_free(&list);
+    free(users);
+    return CHAT_OK;
 }
 
 enum chat_err h_users(struct hctx *cx, const struct chat_request *req,
@@ -369,18 +362,15 @@ enum chat_err h_users(struct hctx *cx, const struct chat_request *req,
     if (limit > 1000)
         limit = 1000;
     store_users(&c, cx->cfg, cx->key, cx->claimed, offset, limit);
-    rc = call_array(cx, &c, 3, &r, e);
+    rc = call_array(cx, &c, 2, &r, e);
     if (rc != CHAT_OK)
         return rc;
-    if (r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[1]->type != REDIS_REPLY_ARRAY ||
-        r->element[2]->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
-    }
-    write_users(out, r);
+    if (r->element[0]->type != REDIS_REPLY_INTEGER)
+        rc = chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    else
+        rc = write_users(out, r, e);
     freeReplyObject(r);
-    return CHAT_OK;
+    return rc;
 }
 
 static void write_history(struct jbuf *out, const redisReply *hist,
@@ -508,24 +498,31 @@ static void created_now(char out[40])
     snprintf(out + n, 40 - n, "%sZ", frac);
 }
 
+/* The parts of a new message that the reply repeats. */
+struct new_message {
+    char uuid[37];
+    char created[40];
+};
+
 static enum chat_err store_new_message(struct hctx *cx, const char *rcpt,
                                        const char *text, size_t len,
+                                       struct new_message *nm,
                                        redisReply **r, struct chat_error *e)
 {
     struct store_call c;
     struct jbuf quoted;
-    char msg_uuid[37], new_channel[37], created[40];
+    char new_channel[37];
     enum chat_err rc;
 
     jbuf_init(&quoted);
     jbuf_str(&quoted, text, len);
     if (jbuf_failed(&quoted))
         return chat_fail(e, CHAT_E_INTERNAL, "out of memory");
-    auth_new_uuid(msg_uuid);
+    auth_new_uuid(nm->uuid);
     auth_new_uuid(new_channel);
-    created_now(created);
+    created_now(nm->created);
     store_message(&c, cx->cfg, cx->key, cx->claimed, rcpt, new_channel,
-                  msg_uuid, quoted.data, quoted.len, created);
+                  nm->uuid, quoted.data, quoted.len, nm->created);
     rc = call_array(cx, &c, 4, r, e);
     jbuf_free(&quoted);
     return rc;
@@ -535,6 +532,7 @@ enum chat_err h_channel_message(struct hctx *cx, const struct chat_request *req,
                                 struct jbuf *out, struct chat_error *e)
 {
     struct user_map m = {0};
+    struct new_message nm;
     redisReply *r = NULL;
     const char *text;
     size_t len;
@@ -548,17 +546,18 @@ enum chat_err h_channel_message(struct hctx *cx, const struct chat_request *req,
     if (rc == CHAT_OK)
         rc = proto_message(text, len, e);
     if (rc == CHAT_OK)
-        rc = store_new_message(cx, rcpt, text, len, &r, e);
+        rc = store_new_message(cx, rcpt, text, len, &nm, &r, e);
     if (rc != CHAT_OK || !r)
         return rc != CHAT_OK ? rc : chat_fail(e, CHAT_E_INTERNAL, NULL);
-    jbuf_cstr(out, "{\"type\":\"channelMessage\",\"channelMessage\":");
-    if (r->element[1]->type != REDIS_REPLY_STRING ||
-        user_map_load(&m, r->element[3]) ||
-        render_message(out, r->element[1]->str, r->element[1]->len, &m)) {
-        user_map_free(&m);
+    if (r->element[0]->type != REDIS_REPLY_STRING ||
+        user_map_load(&m, r->element[3])) {
         freeReplyObject(r);
         return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
     }
+    /* The reply is rendered from what was just stored, not re-parsed. */
+    jbuf_cstr(out, "{\"type\":\"channelMessage\",\"channelMessage\":");
+    render_message_parts(out, nm.uuid, r->element[0]->str, rcpt, text, len,
+                         nm.created, &m);
     jbuf_raw(out, "}", 1);
     user_map_free(&m);
     freeReplyObject(r);

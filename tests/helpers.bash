@@ -37,22 +37,29 @@ stack_teardown() {
     rm -rf "$TEST_DIR"
 }
 
-# api JSON [KEY]: POST /api; sets HTTP_STATUS and BODY (never fails).
+# api JSON [KEY]: POST /api; sets HTTP_STATUS and BODY (never fails; safe
+# to run in a background subshell beside another request).
 api() {
     local auth=()
     [ -n "${2:-}" ] && auth=(-H "Authorization: Bearer $2")
-    HTTP_STATUS=$(curl -s -o "$TEST_DIR/body" -w '%{http_code}' -X POST \
+    local f
+    f=$(mktemp "$TEST_DIR/body.XXXXXX")
+    HTTP_STATUS=$(curl -s -o "$f" -w '%{http_code}' -X POST \
         "${auth[@]}" --data-binary "$1" "$BASE/api")
-    BODY=$(cat "$TEST_DIR/body")
+    BODY=$(cat "$f")
+    rm -f "$f"
 }
 
 # http METHOD PATH [curl args...]: any request; sets HTTP_STATUS and BODY.
 http() {
     local method=$1 path=$2
     shift 2
-    HTTP_STATUS=$(curl -s -o "$TEST_DIR/body" -w '%{http_code}' -X "$method" \
+    local f
+    f=$(mktemp "$TEST_DIR/body.XXXXXX")
+    HTTP_STATUS=$(curl -s -o "$f" -w '%{http_code}' -X "$method" \
         "$@" "$BASE$path")
-    BODY=$(cat "$TEST_DIR/body")
+    BODY=$(cat "$f")
+    rm -f "$f"
 }
 
 # expect_status N: fails with the body when the last status differs.
