@@ -302,6 +302,26 @@ try {
   check((await bob.locator(".msg.pending").count()) === 0, "nothing left pending");
   ok("retry delivers it once back online; the banner goes away");
 
+  // -------------------------------------------------- storage outage (503)
+  if (process.env.REDIS_PORT) {
+    // Redis stops answering for 4 s; chat.fcgi gives up after 2 s with a 503.
+    execFileSync("redis-cli", ["-p", process.env.REDIS_PORT, "CLIENT", "PAUSE", "4000", "ALL"]);
+    const paused = Date.now();
+    await say(bob, "sent during an outage");
+    await until(() => bob.locator(".msg.failed").isVisible(), "the send fails during the outage");
+    const words = await bob.textContent(".msg.failed .msg-status");
+    check(/unavailable/i.test(words), `the server's words are shown: ${words}`);
+    await bob.waitForTimeout(Math.max(0, 4500 - (Date.now() - paused)));
+    await until(async () => {
+      if (await bob.locator(".msg.failed").isVisible()) {
+        await bob.locator(".msg.failed button", { hasText: "Retry" }).click();
+      }
+      return (await bubbles(bob)).includes("sent during an outage");
+    }, "retry after the outage", 20000);
+    await seesMessage(alice, "sent during an outage", "alice");
+    ok(`storage outage: "${words.replace(/\s*Retry\s*Discard\s*$/, "").trim()}", then Retry delivers it`);
+  }
+
   // -------------------------------------------------- sign out
   await alice.click("#signout");
   await alice.locator("#signin-form").waitFor();

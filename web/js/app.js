@@ -140,7 +140,7 @@ function showConnection(kind, info = {}) {
 
 function describe(err) {
   if (!(err instanceof ApiError)) return "Something went wrong. Please try again.";
-  if (err.status === 429 && err.retryAfterMs) {
+  if ((err.status === 429 || err.status === 503) && err.retryAfterMs) {
     return `${err.message} (try again in ${Math.ceil(err.retryAfterMs / 1000)} s)`;
   }
   return err.message;
