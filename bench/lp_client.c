@@ -4,6 +4,8 @@
  *   lp_client setup   --http H:P --n N --user NAME --out FILE
  *       signs NAME in once (POST /api), makes N sessions (ready, then
  *       channelJoin public) and writes "session key" lines to FILE.
+ *   lp_client setup-pairs (same options): N users NAME-i, each with one
+ *       session in the private channel with its partner (latency runs).
  *   lp_client fanout  --target T --paths FILE --n N --publish H:P
  *                     --request FILE --expect MARK [--settle S]
  *       holds N GET requests (one path per line of FILE), waits S seconds,
@@ -15,6 +17,7 @@
  *       in "cursor="); publishes R requests a second, each with the
  *       placeholder LAT-XXXXXXXXXXXXXXXXXXXX replaced by the send time, and
  *       reports publish->deliver latency percentiles over all deliveries.
+ *       --blocks K: the request file is K equal-size requests, sent in turn.
  * T is unix:PATH or HOST:PORT. */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +51,7 @@ struct conn {
 struct opts {
     const char *mode, *target, *paths, *publish, *request, *expect, *http,
         *user, *out;
-    long n, settle, rate, seconds;
+    long n, settle, rate, seconds, blocks;
 };
 
 /* memmem is a GNU extension; this is the portable few lines. */
@@ -250,6 +253,51 @@ static int run_setup(const struct opts *o)
     return 0;
 }
 
+/* N users in pairs, each with one session that joins the private channel
+ * with its partner: lines "session key". */
+static int run_setup_pairs(const struct opts *o)
+{
+    int fd = dial(o->http, 0);
+    FILE *out = fopen(o->out, "w");
+    char body[512], (*keys)[160] = calloc((size_t)o->n, sizeof *keys),
+                    (*uids)[64] = calloc((size_t)o->n, sizeof *uids),
+                    (*sessions)[64] = calloc((size_t)o->n, sizeof *sessions);
+    const char *r;
+
+    if (!out || !keys || !uids || !sessions)
+        die("setup");
+    for (long i = 0; i < o->n; i++) {
+        r = api(&fd, o->http, "{\"type\":\"ready\"}", NULL);
+        if (!r || json_str(r, "sessionUUID", sessions[i], sizeof sessions[i]))
+            die("ready");
+        snprintf(body, sizeof body,
+                 "{\"type\":\"signIn\",\"sessionUUID\":\"%s\",\"signIn\":{"
+                 "\"username\":\"%s-%ld\",\"password\":\"bench-password\"}}",
+                 sessions[i], o->user, i);
+        r = api(&fd, o->http, body, NULL);
+        if (!r || json_str(r, "accessKey", keys[i], sizeof keys[i]) ||
+            json_str(r, "userUUID", uids[i], sizeof uids[i]))
+            die("signIn");
+    }
+    for (long i = 0; i < o->n; i++) {
+        long partner = i % 2 ? i - 1 : (i + 1 < o->n ? i + 1 : i);
+        snprintf(body, sizeof body,
+                 "{\"type\":\"channelJoin\",\"sessionUUID\":\"%s\","
+                 "\"channelJoin\":{\"recipientUUID\":\"%s\"}}",
+                 sessions[i], partner == i ? "" : uids[partner]);
+        r = api(&fd, o->http, body, keys[i]);
+        if (!r || !strstr(r, "\"channelJoin\""))
+            die("channelJoin");
+        fprintf(out, "%s %s\n", sessions[i], keys[i]);
+    }
+    free(keys);
+    free(uids);
+    free(sessions);
+    fclose(out);
+    close(fd);
+    return 0;
+}
+
 static char **read_lines(const char *file, long n)
 {
     FILE *f = fopen(file, "r");
@@ -354,14 +402,14 @@ static int run_hold(const struct opts *o, int latency)
     int ep = epoll_create1(0), pub;
     size_t pub_len;
     char *pub_req = read_file(o->request, &pub_len);
-    size_t marks[8];
+    size_t marks[8192];
     int nmarks = 0;
     long connected = 0, hits = 0, early = 0, published = 0;
     long long t0 = 0, first = -1, last = -1, start, next_pub = 0;
 
     if (!cs || !evs || ep < 0)
         die("setup");
-    for (char *m = strstr(pub_req, PLACEHOLDER); m && nmarks < 8;
+    for (char *m = strstr(pub_req, PLACEHOLDER); m && nmarks < 8192;
          m = strstr(m + 1, PLACEHOLDER))
         marks[nmarks++] = (size_t)(m - pub_req);
     hist = latency ? calloc(HIST_US, sizeof *hist) : NULL;
@@ -421,8 +469,12 @@ static int run_hold(const struct opts *o, int latency)
                     for (int d = 0; d < 20; d++)
                         m[4 + d] = digits[d];
                 }
-                if (write_all(pub, pub_req, pub_len))
-                    die("publish");
+                {
+                    size_t bl = pub_len / (size_t)o->blocks;
+                    size_t b = (size_t)(published % o->blocks);
+                    if (write_all(pub, pub_req + b * bl, bl))
+                        die("publish");
+                }
                 published++;
                 next_pub += 1000000000LL / o->rate;
                 if (!t0)
@@ -534,7 +586,8 @@ static int run_hold(const struct opts *o, int latency)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.n = 1000, .settle = 3, .rate = 1000, .seconds = 5};
+    struct opts o = {
+        .n = 1000, .settle = 3, .rate = 1000, .seconds = 5, .blocks = 1};
 
     if (argc < 2) {
         fprintf(stderr, "usage: see the header of bench/lp_client.c\n");
@@ -567,7 +620,11 @@ int main(int argc, char **argv)
             o.rate = strtol(v, NULL, 10);
         else if (!strcmp(k, "--seconds"))
             o.seconds = strtol(v, NULL, 10);
+        else if (!strcmp(k, "--blocks"))
+            o.blocks = strtol(v, NULL, 10) > 0 ? strtol(v, NULL, 10) : 1;
     }
+    if (!strcmp(o.mode, "setup-pairs") && o.http && o.user && o.out)
+        return run_setup_pairs(&o);
     if (!strcmp(o.mode, "setup") && o.http && o.user && o.out)
         return run_setup(&o);
     if (!strcmp(o.mode, "fanout") && o.target && o.paths && o.publish &&
