@@ -536,3 +536,55 @@ fcgi_poll() {
     BODY=$(sed -n '/^{/,$p' "$TEST_DIR/fp2")
     [ "$(jqb .cursor)" = "$c1" ]
 }
+
+@test "a cursor past what is stored answers reset:true" {
+    sign_in X "px-$RANDOM"
+    join X ""
+    poll X "" 0
+    IFS=. read -r tag sys jn _ <<<"$CURSOR"
+    poll X "$tag.$sys.$jn.999999" 0
+    expect_status 200
+    [ "$(jqb .reset)" = true ]
+    [ "$CURSOR" != "$tag.$sys.$jn.999999" ]
+    poll X "$CURSOR" 0
+    [ "$(jqb '.reset // false')" = false ]
+}
+
+@test "each poll refreshes presence (60 s) and the session (1 h)" {
+    sign_in Y "py-$RANDOM"
+    join Y ""
+    rcli del "userStatus.$Y_UUID" >/dev/null
+    rcli expire "rcg:session.$Y_SESSION" 100 >/dev/null
+    poll Y "" 0
+    expect_status 200
+    t=$(rcli ttl "userStatus.$Y_UUID")
+    [ "$t" -gt 50 ] && [ "$t" -le 60 ]
+    t=$(rcli ttl "rcg:session.$Y_SESSION")
+    [ "$t" -gt 3500 ]
+    # users shows the polling user online
+    api '{"type":"users"}' "$Y_KEY"
+    [ "$(jqb ".users.users[] | select(.UUID==\"$Y_UUID\") | .OnLine")" = true ]
+}
+
+@test "SSE heartbeat comments, and idle connections are closed" {
+    sign_in Z "pz-$RANDOM"
+    join Z ""
+    CHAT_SSE_HEARTBEAT=1 CHAT_POLLER_SOCKET="$TEST_DIR/poller-hb.sock" \
+        "$ROOT/$BUILD/chat-poller" 2>>"$TEST_DIR/poller-hb.log" &
+    hb=$!
+    stack_wait_for 10 curl -sf --unix-socket "$TEST_DIR/poller-hb.sock" http://p/health
+    curl -sN --max-time 3.5 --unix-socket "$TEST_DIR/poller-hb.sock" \
+        "http://p/events?sessionUUID=$Z_SESSION&accessKey=$Z_KEY" >"$TEST_DIR/hb" || true
+    [ "$(grep -c '^:' "$TEST_DIR/hb")" -ge 2 ]
+    # 1000 connections that never send a request line do not block others
+    python3 -c 'import socket, sys, time
+s = [socket.socket(socket.AF_UNIX) for _ in range(1000)]
+for x in s: x.connect(sys.argv[1])
+time.sleep(3)' "$TEST_DIR/poller-hb.sock" &
+    idle=$!
+    sleep 1
+    curl -sf --max-time 2 --unix-socket "$TEST_DIR/poller-hb.sock" http://p/health
+    wait "$idle"
+    kill -TERM "$hb"
+    wait "$hb"
+}
