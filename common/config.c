@@ -62,6 +62,7 @@ static const struct setting settings[] = {
      INT(poll_max_waiters, 1, 1000000)},
     {.name = "CHAT_FCGI_POLL", .def = "1", INT(fcgi_poll, 0, 1)},
     {.name = "CHAT_SSE_HEARTBEAT", .def = "15", INT(sse_heartbeat, 1, 300)},
+    {.name = "CHAT_POLLER_IDLE", .def = "15", INT(poller_idle, 1, 3600)},
 };
 
 static int parse_long(const char *s, long *out)

@@ -24,6 +24,7 @@ struct config {
     int poll_max_waiters;     /* CHAT_POLL_MAX_WAITERS: parked polls cap */
     int fcgi_poll;            /* CHAT_FCGI_POLL: chat.fcgi answers /poll */
     int sse_heartbeat;        /* CHAT_SSE_HEARTBEAT: SSE comment every N s */
+    int poller_idle; /* CHAT_POLLER_IDLE: s to send a request (poller) */
 };
 
 /* Loads every setting from the environment into *cfg. On a bad value writes

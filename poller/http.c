@@ -15,8 +15,7 @@
 #include "poller/metrics.h"
 #include "poller/waiters.h"
 
-#define HEADERS_MAX  8192
-#define IDLE_SECONDS 15
+#define HEADERS_MAX 8192
 
 typedef void (*route_fn)(struct evhttp_request *req);
 
@@ -158,13 +157,13 @@ static void dispatch(struct evhttp_request *req, void *arg)
 
 int http_setup(struct evhttp *http, const struct config *cfg)
 {
-    (void)cfg;
     /* Bounded input: small headers, no bodies, and connections that never
-     * send a request line are closed after IDLE_SECONDS. A request that
-     * waits does not read, so the read timeout does not cut it. */
+     * send a request line are closed after CHAT_POLLER_IDLE seconds. A
+     * parked poll does not read, so the read timeout does not cut it;
+     * streams drop it (waiters.c). */
     evhttp_set_max_headers_size(http, HEADERS_MAX);
     evhttp_set_max_body_size(http, 0);
-    evhttp_set_timeout(http, IDLE_SECONDS);
+    evhttp_set_timeout(http, cfg->poller_idle);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
                                          EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                          EVHTTP_REQ_DELETE);

@@ -22,8 +22,9 @@
 #include "poller/metrics.h"
 #include "poller/waiters.h"
 
-#define STREAM_BUFFER_MAX ((size_t)1024 * 1024)
-#define STREAM_RETRY_MS   2000
+#define STREAM_BUFFER_MAX    ((size_t)1024 * 1024)
+#define STREAM_RETRY_MS      2000
+#define STREAM_WRITE_TIMEOUT 60
 
 struct waiter {
     struct waiter *prev, *next; /* in chan->head or no_chan */
@@ -335,6 +336,18 @@ out:
     return rc;
 }
 
+/* evhttp keeps reading a streaming connection (to see it close) under the
+ * idle read timeout of http.c, which would end a quiet stream: a stream
+ * only keeps a write timeout (a client that stops reading). */
+static void stream_timeouts(struct waiter *w)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(w->conn);
+    struct timeval wr = {.tv_sec = STREAM_WRITE_TIMEOUT, .tv_usec = 0};
+
+    if (bev && bufferevent_set_timeouts(bev, NULL, &wr) != 0)
+        log_warn("cannot set the stream timeouts");
+}
+
 static void stream_begin(struct waiter *w)
 {
     struct evbuffer *out = evbuffer_new();
@@ -348,6 +361,7 @@ static void stream_begin(struct waiter *w)
         evhttp_send_reply_chunk(w->req, out);
     if (out)
         evbuffer_free(out);
+    stream_timeouts(w);
 }
 
 /* --- reads --- */
