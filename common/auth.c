@@ -82,8 +82,12 @@ int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
 
 void auth_new_uuid(char out[37])
 {
+    /* libsodium's CSPRNG, not uuid_generate_random: libuuid reseeds
+     * random(3) under a lock on every call, which showed in profiles. */
     uuid_t u;
-    uuid_generate_random(u);
+    randombytes_buf(u, sizeof u);
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     uuid_unparse_lower(u, out);
 }
 

@@ -519,7 +519,9 @@ static enum chat_err store_new_message(struct hctx *cx, const char *rcpt,
     if (jbuf_failed(&quoted))
         return chat_fail(e, CHAT_E_INTERNAL, "out of memory");
     auth_new_uuid(nm->uuid);
-    auth_new_uuid(new_channel);
+    new_channel[0] = '\0';
+    if (*rcpt) /* only a private pair may need a new channel id */
+        auth_new_uuid(new_channel);
     created_now(nm->created);
     store_message(&c, cx->cfg, cx->key, cx->claimed, rcpt, new_channel,
                   nm->uuid, quoted.data, quoted.len, nm->created);
