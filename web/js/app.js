@@ -32,6 +32,7 @@ const state = {
   loading: false,
   joinWanted: PUBLIC,
   joined: null, // the channel the server has confirmed we follow
+  epoch: 0, // +1 at each sign-in and sign-out: late replies of the last one are dropped
 };
 let joinChain = Promise.resolve();
 let usersTimer = 0;
@@ -157,6 +158,7 @@ function channelTitle(ch) {
 
 // The channel list: General, then every user in registration order.
 function renderRooms() {
+  if (!state.auth) return;
   const items = [];
   items.push(roomItem(PUBLIC, "General", null));
   let others = 0;
@@ -304,6 +306,7 @@ function updateEmpty() {
 }
 
 function renderMessages() {
+  if (!state.auth) return;
   const me = state.auth.user.UUID;
   const nodes = timeline(state.channel).items.map((m) => messageNode(m, m.SenderUUID === me));
   for (const p of pendingOf(state.channel)) nodes.push(pendingNode(p));
@@ -317,7 +320,7 @@ function renderMessages() {
 
 // Adds a stored message (a reply or a push) to its channel, once.
 function addMessage(m) {
-  if (!m || typeof m !== "object" || !m.UUID) return;
+  if (!state.auth || !m || typeof m !== "object" || !m.UUID) return;
   const me = state.auth.user.UUID;
   const ch = channelOf(m, me);
   const tl = timeline(ch);
@@ -363,10 +366,12 @@ function mergeUser(u, online) {
 }
 
 async function refreshUsers() {
+  const epoch = state.epoch;
   const all = [];
   let total = Infinity;
   for (let page = 0; all.length < total && page < 20; page++) {
     const r = await api({ type: "users", users: { offset: all.length, limit: 1000 } });
+    if (epoch !== state.epoch) return;
     const got = (r.users && Array.isArray(r.users.users)) ? r.users.users : [];
     total = r.users && Number.isInteger(r.users.total) ? r.users.total : got.length;
     all.push(...got);
@@ -459,6 +464,7 @@ function joinChannel(ch) {
 
 async function doJoin(ch) {
   if (!state.auth || state.joinWanted !== ch) return; // a later click won
+  const epoch = state.epoch;
   state.loading = true;
   updateEmpty();
   try {
@@ -470,6 +476,7 @@ async function doJoin(ch) {
       await newSession(); // the session expired: a fresh one, bound by this join
       r = await api({ type: "channelJoin", sessionUUID: state.auth.session, channelJoin: { recipientUUID: ch } });
     }
+    if (epoch !== state.epoch) return; // signed out meanwhile
     state.joined = ch;
     const j = r.channelJoin || {};
     for (const m of Array.isArray(j.messages) ? j.messages : []) addMessage(m);
@@ -479,6 +486,7 @@ async function doJoin(ch) {
     }
     if (state.channel === ch) el.title.textContent = channelTitle(ch);
   } catch (err) {
+    if (epoch !== state.epoch) return;
     state.joined = null;
     if (err instanceof ApiError && err.status === 401) {
       signedOutByServer(err);
@@ -495,7 +503,9 @@ async function doJoin(ch) {
 }
 
 async function newSession() {
+  const auth = state.auth;
   const r = await post({ type: "ready" });
+  if (state.auth !== auth) throw new Error("signed out meanwhile");
   state.auth.session = r.ready.sessionUUID;
   state.cursor = null;
   state.joined = null;
@@ -530,7 +540,7 @@ function onSubmit(e) {
   el.composerError.textContent = "";
   el.input.value = "";
   autosize();
-  const p = { id: ++pendingSeq, text, channel: state.channel, status: "sending", error: "" };
+  const p = { id: ++pendingSeq, text, channel: state.channel, status: "sending", error: "", epoch: state.epoch };
   pendingOf(p.channel).push(p);
   if (p.channel === state.channel) {
     el.messages.append(pendingNode(p));
@@ -543,10 +553,11 @@ function onSubmit(e) {
 async function deliver(p) {
   try {
     const r = await api({ type: "channelMessage", channelMessage: { recipientUUID: p.channel, message: p.text } });
+    if (p.epoch !== state.epoch) return; // signed out meanwhile
     settle(p);
     addMessage(r.channelMessage);
   } catch (err) {
-    if (p.settled) return; // its push arrived: it was stored after all
+    if (p.settled || p.epoch !== state.epoch) return; // stored after all, or signed out meanwhile
     if (err instanceof ApiError && err.status === 401) {
       signedOutByServer(err);
       return;
@@ -568,7 +579,8 @@ function settle(p) {
 
 function resend(p) {
   p.status = "sending";
-  updatePendingNode(p);
+  updatePendingNode(p); // removes the focused Retry button
+  el.input.focus();
   deliver(p);
 }
 
@@ -622,6 +634,7 @@ async function onSignIn(e) {
 }
 
 async function startChat(auth, cursor, channel) {
+  state.epoch += 1;
   state.auth = auth;
   state.cursor = cursor;
   state.channel = channel;
@@ -646,14 +659,15 @@ async function startChat(auth, cursor, channel) {
     el.composerError.textContent = `Could not load the user list: ${describe(err)}`;
   }
   if (!state.auth) return;
-  el.title.textContent = channelTitle(channel);
-  await joinChannel(channel);
+  el.title.textContent = channelTitle(state.channel);
+  await joinChannel(state.channel); // the user may have clicked another one meanwhile
   if (!state.auth) return;
   scheduleUsersRefresh();
   poller.start();
 }
 
 function stopChat() {
+  state.epoch += 1;
   poller.stop();
   clearInterval(usersTimer);
   clearInterval(bannerTicker);
