@@ -10,6 +10,7 @@ const MAX_MESSAGE_BYTES = 4096;
 
 const $ = (id) => document.getElementById(id);
 const el = {
+  skip: document.querySelector(".skip-link"),
   me: $("me"), meName: $("me-name"), signout: $("signout"),
   banner: $("banner"), bannerText: $("banner-text"), bannerRetry: $("banner-retry"),
   signinView: $("signin-view"), signinForm: $("signin-form"), username: $("username"),
@@ -97,6 +98,7 @@ function show(view) {
   el.chatView.hidden = view !== "chat";
   el.me.hidden = view !== "chat";
   el.signout.hidden = view !== "chat";
+  el.skip.hidden = view !== "chat";
 }
 
 function setBusy(button, busy) {
@@ -302,7 +304,8 @@ function updateEmpty() {
   const none = tl.size === 0 && pendingOf(state.channel).length === 0;
   el.historyLoading.hidden = !(none && state.loading);
   el.messagesEmpty.hidden = !(none && !state.loading);
-  el.messages.hidden = none;
+  // The list itself stays shown (empty): a live region must exist before
+  // its first addition for screen readers to announce it.
 }
 
 function renderMessages() {
