@@ -1,4 +1,5 @@
 /* render.c - JSON of replies and pushes from store data. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,76 @@ int user_record_parse(const char *json, size_t len, char **uuid, char **name,
     return rc;
 }
 
+/* First occurrence of n (nl bytes) in h (hl bytes); memmem is a GNU
+ * extension this strict C11 build does not enable. */
+static const char *find_bytes(const char *h, size_t hl, const char *n,
+                              size_t nl)
+{
+    for (size_t i = 0; nl && i + nl <= hl; i++) {
+        const char *p = memchr(h + i, n[0], hl - nl - i + 1);
+        if (!p)
+            return NULL;
+        i = (size_t)(p - h);
+        if (memcmp(p, n, nl) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* The value of "key":"value" when it has no escape or control byte. */
+static int raw_field(const char *json, size_t len, const char *key,
+                     const char **val, size_t *vlen)
+{
+    char pat[32];
+    int pl = snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p, *q, *end = json + len;
+
+    /* The first occurrence is the key: inside a string value the same
+     * bytes would be escaped (\"). */
+    p = pl > 0 ? find_bytes(json, len, pat, (size_t)pl) : NULL;
+    if (!p)
+        return -1;
+    p += pl;
+    for (q = p; q < end && *q != '"' && *q != '\\'; q++) {
+        if ((unsigned char)*q < 0x20)
+            return -1;
+    }
+    if (q >= end || *q != '"')
+        return -1;
+    *val = p;
+    *vlen = (size_t)(q - p);
+    return 0;
+}
+
+int user_record_names(const char *json, size_t len, char uuid[37],
+                      const char **name, size_t *name_len, char **owned)
+{
+    const char *u;
+    size_t ulen;
+    char *pu = NULL;
+
+    *owned = NULL;
+    if (raw_field(json, len, "UUID", &u, &ulen) == 0 && ulen == 36 &&
+        raw_field(json, len, "Username", name, name_len) == 0) {
+        memcpy(uuid, u, 36);
+        uuid[36] = '\0';
+        return 0;
+    }
+    if (user_record_parse(json, len, &pu, owned, NULL))
+        return -1;
+    if (strlen(pu) != 36) {
+        free(pu);
+        free(*owned);
+        *owned = NULL;
+        return -1;
+    }
+    memcpy(uuid, pu, 37);
+    free(pu);
+    *name = *owned;
+    *name_len = strlen(*owned);
+    return 0;
+}
+
 int user_map_load(struct user_map *m, const redisReply *flat)
 {
     struct store_user *users;
@@ -117,13 +188,19 @@ const struct user_entry *user_map_find(const struct user_map *m,
     return NULL;
 }
 
-void render_user(struct jbuf *b, const char *uuid, const char *name, int online)
+void render_user_n(struct jbuf *b, const char *uuid, const char *name,
+                   size_t name_len, int online)
 {
     jbuf_cstr(b, "{\"UUID\":");
     jbuf_cstr_q(b, uuid);
     jbuf_cstr(b, ",\"Username\":");
-    jbuf_cstr_q(b, name);
+    jbuf_str(b, name, name_len);
     jbuf_cstr(b, online ? ",\"OnLine\":true}" : ",\"OnLine\":false}");
+}
+
+void render_user(struct jbuf *b, const char *uuid, const char *name, int online)
+{
+    render_user_n(b, uuid, name, strlen(name), online);
 }
 
 static void render_party(struct jbuf *b, const char *key, const char *uuid,

@@ -35,9 +35,20 @@ const struct user_entry *user_map_find(const struct user_map *m,
 int user_record_parse(const char *json, size_t len, char **uuid, char **name,
                       char **password);
 
+/* UUID and Username of a stored user record. When the values carry no
+ * escapes (records written by either server, in practice) they are found
+ * without a JSON parse: *name points into json; otherwise json-c decodes
+ * the record and *name = *owned (caller frees *owned). uuid receives a
+ * NUL-terminated copy. Returns 0, or -1 for an unreadable record. */
+int user_record_names(const char *json, size_t len, char uuid[37],
+                      const char **name, size_t *name_len, char **owned);
+
 /* {"UUID":..,"Username":..,"OnLine":..} */
 void render_user(struct jbuf *b, const char *uuid, const char *name,
                  int online);
+/* The same with a name of name_len bytes. */
+void render_user_n(struct jbuf *b, const char *uuid, const char *name,
+                   size_t name_len, int online);
 
 /* The contract's message object from its parts (rcpt "" = public). */
 void render_message_parts(struct jbuf *b, const char *id, const char *sender,

@@ -35,8 +35,12 @@ static const char lua_prelude[] =
     "end\n"
     /* A string field of a stored record: a plain match for the common
      * case (no escapes in the value), cjson for the rest. */
+    "local pats = {}\n"
     "local function field(j, name)\n"
-    "  local v = string.match(j, '\"' .. name .. '\":\"([^\"\\\\]*)\"')\n"
+    "  local p = pats[name]\n"
+    "  if not p then p = '\"' .. name .. '\":\"([^\"\\\\]*)\"'; pats[name] = p "
+    "end\n"
+    "  local v = string.match(j, p)\n"
     "  if v then return v end\n"
     "  local ok, t = pcall(cjson.decode, j)\n"
     "  if ok and type(t) == 'table' and type(t[name]) == 'string' then\n"
@@ -188,13 +192,18 @@ static const char lua_users[] =
     "if lim > 0 then items = redis.call('LRANGE', 'users', off, off + lim - "
     "1) end\n"
     /* an unreadable record never breaks the list (W13): skipped */
-    "local out = {}\n"
+    "local out, keys = {}, {}\n"
     "for _, j in ipairs(items) do\n"
     "  local u, n = field(j, 'UUID'), field(j, 'Username')\n"
     "  if u and n then\n"
-    "    out[#out + 1] = u; out[#out + 1] = n\n"
-    "    out[#out + 1] = redis.call('EXISTS', 'userStatus.' .. u)\n"
+    "    out[#out + 1] = u; out[#out + 1] = n; out[#out + 1] = 0\n"
+    "    keys[#keys + 1] = 'userStatus.' .. u\n"
     "  end\n"
+    "end\n"
+    /* presence of the whole page in one MGET, not one EXISTS per user */
+    "if #keys > 0 then\n"
+    "  local st = redis.call('MGET', unpack(keys))\n"
+    "  for i = 1, #keys do if st[i] then out[3 * i] = 1 end end\n"
     "end\n"
     "return {total, out}\n";
 
@@ -338,6 +347,11 @@ static const char lua_poll[] =
     "end\n"
     "return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs)}\n";
 
+static const char lua_auth[] =
+    "local uid, e = auth(ARGV[4], ARGV[5])\n"
+    "if not uid then return redis.error_reply(e) end\n"
+    "return uid\n";
+
 static const char lua_channel_read[] =
     "local ch, from, count = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])\n"
     "local n = redis.call('LLEN', 'channelMessages.' .. ch)\n"
@@ -366,6 +380,7 @@ static struct script scripts[S__MAX] = {
     [S_MESSAGE] = {.body = lua_message},
     [S_POLL] = {.body = lua_poll},
     [S_CHANNEL_READ] = {.body = lua_channel_read},
+    [S_AUTH] = {.body = lua_auth},
 };
 
 /* SHA1 hex of each script text, as EVALSHA wants it. */
@@ -603,6 +618,66 @@ void store_channel_read(struct store_call *c, const char *channel, long from,
     arg_str(c, channel);
     arg_long(c, from);
     arg_long(c, count);
+}
+
+void store_auth(struct store_call *c, const struct config *cfg, const char *key,
+                const char *claimed)
+{
+    begin(c, S_AUTH, cfg);
+    arg_str(c, key);
+    arg_str(c, claimed);
+}
+
+void store_users_count(struct store_call *c)
+{
+    memset(c, 0, sizeof *c);
+    c->script = S__MAX;
+    arg_str(c, "LLEN");
+    arg_str(c, "users");
+}
+
+void store_users_range(struct store_call *c, long offset, long limit)
+{
+    memset(c, 0, sizeof *c);
+    c->script = S__MAX;
+    arg_str(c, "LRANGE");
+    arg_str(c, "users");
+    arg_long(c, offset);
+    arg_long(c, offset + limit - 1);
+}
+
+#define STATUS_KEY_MAX 64 /* "userStatus." + uuid + NUL */
+
+int store_presence(struct store_mget *c, char (*uuids)[37], size_t n)
+{
+    memset(c, 0, sizeof *c);
+    c->argv = calloc(n + 1, sizeof *c->argv);
+    c->argvlen = calloc(n + 1, sizeof *c->argvlen);
+    c->keys = malloc(n ? n * STATUS_KEY_MAX : 1);
+    if (!c->argv || !c->argvlen || !c->keys) {
+        store_mget_free(c);
+        return -1;
+    }
+    c->argv[0] = "MGET";
+    c->argvlen[0] = 4;
+    for (size_t i = 0; i < n; i++) {
+        char *k = c->keys + i * STATUS_KEY_MAX;
+        int len = snprintf(k, STATUS_KEY_MAX, "userStatus.%s", uuids[i]);
+        c->argv[i + 1] = k;
+        c->argvlen[i + 1] = (size_t)len;
+    }
+    c->argc = (int)n + 1;
+    return 0;
+}
+
+void store_mget_free(struct store_mget *c)
+{
+    if (!c)
+        return;
+    free(c->argv);
+    free(c->argvlen);
+    free(c->keys);
+    memset(c, 0, sizeof *c);
 }
 
 void store_ping(struct store_call *c)

@@ -54,6 +54,7 @@ enum store_script {
     S_MESSAGE,
     S_POLL,
     S_CHANNEL_READ,
+    S_AUTH,
     S__MAX
 };
 
@@ -116,7 +117,9 @@ void store_signout(struct store_call *c, const struct config *cfg,
                    const char *session);
 
 /* S_USERS -- input: key, claimed, offset, limit.
- * output: [total, userinfo of the page] (unreadable records skipped). */
+ * output: [total, userinfo of the page] (unreadable records skipped).
+ * (Kept for small pages; the gateway's `users` uses the native commands
+ * below instead: Lua over 100 records costs Redis ~140 us a call.) */
 void store_users(struct store_call *c, const struct config *cfg,
                  const char *key, const char *claimed, long offset, long limit);
 
@@ -158,6 +161,28 @@ void store_poll(struct store_call *c, const struct config *cfg, const char *key,
  * channel). output: [llen, [message...], userinfo]. */
 void store_channel_read(struct store_call *c, const char *channel, long from,
                         long count);
+
+/* S_AUTH -- input: key, claimed uid ("" = none). output: bulk uid.
+ * Refreshes the key's TTL; CHAT401:key / CHAT403:user. */
+void store_auth(struct store_call *c, const struct config *cfg, const char *key,
+                const char *claimed);
+
+/* LLEN users -- output: integer. */
+void store_users_count(struct store_call *c);
+
+/* LRANGE users offset offset+limit-1 -- output: [user JSON...]. */
+void store_users_range(struct store_call *c, long offset, long limit);
+
+/* MGET userStatus.<uuid>... -- presence of n users (online = non-nil).
+ * A command whose argv is allocated: free with store_mget_free. */
+struct store_mget {
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+    char *keys;
+};
+int store_presence(struct store_mget *c, char (*uuids)[37], size_t n);
+void store_mget_free(struct store_mget *c); /* NULL-safe */
 
 /* Health probe argv: PING. */
 void store_ping(struct store_call *c);

@@ -81,15 +81,81 @@ static redisReply *send_call(struct db *d, struct store_call *c)
     return redisCommandArgv(d->ctx, c->argc, c->argv, c->argvlen);
 }
 
+/* Connects when needed, replacing a connection that went stale. */
+static int ensure_connected(struct db *d)
+{
+    if (d->ctx && is_stale(d->ctx))
+        db_close(d);
+    return d->ctx ? 0 : connect_now(d);
+}
+
+enum chat_err db_pipeline(struct db *d, struct store_call *calls, int n,
+                          redisReply **replies, struct chat_error *e)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (ensure_connected(d))
+        return chat_fail(e, CHAT_E_REDIS, NULL);
+    for (i = 0; i < n; i++) {
+        if (redisAppendCommandArgv(d->ctx, calls[i].argc, calls[i].argv,
+                                   calls[i].argvlen) != REDIS_OK)
+            goto io_error;
+    }
+    for (i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(d->ctx, &r) != REDIS_OK)
+            goto io_error;
+        replies[i] = r;
+    }
+    for (i = 0; i < n; i++) {
+        if (store_reply_noscript(replies[i])) {
+            freeReplyObject(replies[i]);
+            store_call_use_eval(&calls[i]);
+            replies[i] = send_call(d, &calls[i]);
+            if (!replies[i])
+                goto io_error;
+        }
+    }
+    return CHAT_OK;
+io_error:
+    mark_down(d, d->ctx->errstr);
+    for (i = 0; i < n; i++) {
+        freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+    return chat_fail(e, CHAT_E_REDIS, NULL);
+}
+
+enum chat_err db_command(struct db *d, int argc, const char **argv,
+                         const size_t *argvlen, redisReply **out,
+                         struct chat_error *e)
+{
+    *out = NULL;
+    if (ensure_connected(d))
+        return chat_fail(e, CHAT_E_REDIS, NULL);
+    *out = redisCommandArgv(d->ctx, argc, argv, argvlen);
+    if (!*out) {
+        mark_down(d, d->ctx->errstr);
+        return chat_fail(e, CHAT_E_REDIS, NULL);
+    }
+    if ((*out)->type == REDIS_REPLY_ERROR) {
+        enum chat_err err = store_reply_error(*out, e);
+        freeReplyObject(*out);
+        *out = NULL;
+        return err;
+    }
+    return CHAT_OK;
+}
+
 enum chat_err db_call(struct db *d, struct store_call *c, redisReply **out,
                       struct chat_error *e)
 {
     redisReply *r;
 
     *out = NULL;
-    if (d->ctx && is_stale(d->ctx))
-        db_close(d);
-    if (!d->ctx && connect_now(d))
+    if (ensure_connected(d))
         return chat_fail(e, CHAT_E_REDIS, NULL);
     r = send_call(d, c);
     if (r && store_reply_noscript(r)) {

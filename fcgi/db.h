@@ -25,4 +25,15 @@ void db_close(struct db *d); /* NULL-safe */
 enum chat_err db_call(struct db *d, struct store_call *c, redisReply **out,
                       struct chat_error *e);
 
+/* Runs n calls in one round trip (pipelined). On CHAT_OK every replies[i]
+ * is set (caller frees each); error replies are left for the caller to
+ * inspect. A NOSCRIPT reply is retried alone with EVAL. */
+enum chat_err db_pipeline(struct db *d, struct store_call *calls, int n,
+                          redisReply **replies, struct chat_error *e);
+
+/* Runs one command with a caller-built argv (e.g. a long MGET). */
+enum chat_err db_command(struct db *d, int argc, const char **argv,
+                         const size_t *argvlen, redisReply **out,
+                         struct chat_error *e);
+
 #endif

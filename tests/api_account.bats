@@ -150,6 +150,10 @@ teardown_file() { stack_teardown; }
     expect_status 200
     [ "$(jqb .users.received)" = 0 ]
     [ "$(jqb '.users.users | length')" = 0 ]
+    api '{"type":"users","users":{"limit":0}}' "$A_KEY"
+    expect_status 200
+    [ "$(jqb .users.received)" = 0 ]
+    [ "$(jqb .users.total)" = "$(rcli llen users)" ]
     api '{"type":"users","users":{"limit":-1}}' "$A_KEY"
     expect_error 400 1
     api '{"type":"users","users":{"limit":"2"}}' "$A_KEY"

@@ -88,6 +88,16 @@ teardown_file() { stack_teardown; }
     [ "$n" -ge 3 ]
 }
 
+@test "Go records with escaped names read back decoded" {
+    u=44444444-4444-4444-8444-444444444444
+    i=$(( $(rcli rpush users "{\"UUID\":\"$u\",\"Username\":\"x\\u003cy \\\"q\\\"\",\"Password\":\"pw\",\"OnLine\":false}") - 1 ))
+    rcli set "usersUUIDListIndex.$u" "$i" > /dev/null
+    sign_in A alice pw-a
+    api '{"type":"users"}' "$A_KEY"
+    expect_status 200
+    [ "$(jqb ".users.users[] | select(.UUID == \"$u\") | .Username")" = 'x<y "q"' ]
+}
+
 @test "a record the Go server could not decode does not break users or history" {
     rcli rpush channelMessages.public '{"UUID":"x","CreatedAt":"yesterday"' > /dev/null
     rcli rpush channelMessages.public 'not json' > /dev/null
