@@ -321,11 +321,25 @@ static char **read_lines(const char *file, long n)
 static char *read_file(const char *file, size_t *len)
 {
     FILE *f = fopen(file, "rb");
-    char *p = malloc(65536);
+    size_t cap = 65536;
+    char *p = malloc(cap);
 
     if (!f || !p)
         die("request file");
-    *len = fread(p, 1, 65535, f);
+    *len = 0;
+    for (;;) {
+        size_t r = fread(p + *len, 1, cap - 1 - *len, f);
+        *len += r;
+        if (r == 0)
+            break;
+        if (*len + 1 >= cap) {
+            char *q = realloc(p, cap * 2);
+            if (!q)
+                die("request file");
+            p = q;
+            cap *= 2;
+        }
+    }
     p[*len] = '\0';
     fclose(f);
     return p;

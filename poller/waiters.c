@@ -640,23 +640,80 @@ static void wake_chan(struct chan *ch, void *ctx)
     wake_list(ch->head);
 }
 
-/* The parked polls of one fan-out read. */
+/* The parked polls of one fan-out read. Answers leave in slices of
+ * SEND_SLICE per loop turn: a reply is only written after the callback
+ * returns (PLATFORM E4), so one big loop would hold back the first one. */
+#define SEND_SLICE 256
+
 struct shared {
-    size_t n;
+    size_t n, next;
+    char **bodies; /* answer of v[i], NULL when it needs no answer */
+    size_t *lens;
+    long *ks;
     struct waiter *v[];
 };
 
-static void send_shared(struct waiter *w, struct jbuf *body, long k)
+static void send_shared(struct waiter *w, const char *body, size_t len, long k)
 {
     struct evhttp_request *req = w->req;
 
     detach(w);
     metrics.answers++;
     metrics.delivered += (unsigned long long)k;
-    send_body(req, 200, body->data, body->len, 0);
+    send_body(req, 200, body, len, 0);
     waiter_free(w);
 }
 
+static void shared_free(struct shared *sh)
+{
+    for (size_t i = 0; i < sh->n; i++)
+        free(sh->bodies[i]);
+    free(sh->bodies);
+    free(sh->lens);
+    free(sh->ks);
+    free(sh);
+}
+
+static void send_slice(evutil_socket_t fd, short what, void *arg)
+{
+    struct shared *sh = arg;
+    const struct timeval zero = {0, 0};
+    size_t end = sh->next + SEND_SLICE < sh->n ? sh->next + SEND_SLICE : sh->n;
+
+    (void)fd;
+    (void)what;
+    for (; sh->next < end; sh->next++) {
+        struct waiter *w = sh->v[sh->next];
+        if (!sh->bodies[sh->next])
+            continue;
+        w->reading = 0;
+        if (w->gone)
+            waiter_free(w);
+        else
+            send_shared(w, sh->bodies[sh->next], sh->lens[sh->next],
+                        sh->ks[sh->next]);
+    }
+    if (sh->next < sh->n &&
+        event_base_once(base, -1, EV_TIMEOUT, send_slice, sh, &zero) == 0)
+        return;
+    for (; sh->next < sh->n; sh->next++) { /* cannot defer: send now */
+        struct waiter *w = sh->v[sh->next];
+        if (!sh->bodies[sh->next])
+            continue;
+        w->reading = 0;
+        if (w->gone)
+            waiter_free(w);
+        else
+            send_shared(w, sh->bodies[sh->next], sh->lens[sh->next],
+                        sh->ks[sh->next]);
+    }
+    shared_free(sh);
+}
+
+/* Builds every answer of the batch (cheap: the items are joined once),
+ * settles the waiters it cannot answer, then sends slice by slice. The
+ * waiters to answer stay "reading" until sent, so no wake touches them
+ * and a hang-up only marks them. */
 static void on_shared(struct fanout_batch *b, void *arg)
 {
     struct shared *sh = arg;
@@ -666,8 +723,8 @@ static void on_shared(struct fanout_batch *b, void *arg)
     for (size_t i = 0; i < sh->n; i++) {
         struct waiter *w = sh->v[i];
         long k = -1;
-        w->reading = 0;
         if (w->gone) {
+            w->reading = 0;
             waiter_free(w);
             continue;
         }
@@ -675,9 +732,15 @@ static void on_shared(struct fanout_batch *b, void *arg)
         if (b)
             k = fanout_answer(b, &body, w->p.session, w->p.cur.sys, w->p.cur.jn,
                               w->p.cur.pos);
-        if (k > 0)
-            send_shared(w, &body, k);
-        else if (k < 0)
+        if (k > 0) {
+            sh->bodies[i] = jbuf_take(&body, &sh->lens[i]);
+            sh->ks[i] = k;
+            if (sh->bodies[i])
+                continue;
+            k = -1;
+        }
+        w->reading = 0;
+        if (k < 0)
             start_read(w); /* outside the batch: its own catch-up read */
         else if (w->expired || w->draining || draining)
             finish_empty(w);
@@ -685,7 +748,24 @@ static void on_shared(struct fanout_batch *b, void *arg)
             park_or_reread(w);
     }
     jbuf_free(&body);
-    free(sh);
+    send_slice(-1, 0, sh);
+}
+
+static struct shared *shared_new(size_t n)
+{
+    struct shared *sh = malloc(sizeof *sh + n * sizeof(struct waiter *));
+
+    if (!sh)
+        return NULL;
+    sh->n = sh->next = 0;
+    sh->bodies = calloc(n, sizeof *sh->bodies);
+    sh->lens = calloc(n, sizeof *sh->lens);
+    sh->ks = calloc(n, sizeof *sh->ks);
+    if (!sh->bodies || !sh->lens || !sh->ks) {
+        shared_free(sh);
+        return NULL;
+    }
+    return sh;
 }
 
 /* New chat messages in ch: one read for every parked poll of ch, a read
@@ -704,7 +784,7 @@ static void wake_messages(struct chan *ch)
         hi = n == 0 || w->p.cur.pos > hi ? w->p.cur.pos : hi;
         n++;
     }
-    sh = n ? malloc(sizeof *sh + n * sizeof(struct waiter *)) : NULL;
+    sh = n ? shared_new(n) : NULL;
     if (!sh) {
         wake_list(ch->head);
         return;
