@@ -26,6 +26,8 @@ CONF
 export CHAT_THREADS=$THREADS CHAT_MSG_RATE=0 CHAT_LOG_LEVEL=warn
 export CHAT_PWHASH_OPSLIMIT=1 CHAT_PWHASH_MEMLIMIT=8192
 export STACK_LIGHTTPD_CONF="$DIR/bench.conf"
+# Redis over its unix socket, as `make run` deploys it (REDIS_TCP=1: TCP).
+[ "${REDIS_TCP:-0}" = 1 ] || export STACK_REDIS_UNIX=1
 trap 'stack_stop "$DIR" "$REDIS" || true; rm -rf "$DIR"' EXIT
 stack_start "$DIR" "$HTTP" "$REDIS" >/dev/null
 URL="http://127.0.0.1:$HTTP"
@@ -57,7 +59,7 @@ run() {
         "$(printf '%s\n' "${lat[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")"
 }
 
-echo "bench/api.sh: lighttpd -> FastCGI, $THREADS threads, wrk -t2 -c$CONNS, ${SECONDS_EACH}s x $RUNS runs (median)"
+echo "bench/api.sh: lighttpd -> FastCGI, $THREADS threads, wrk -t2 -c$CONNS, ${SECONDS_EACH}s x $RUNS runs (median), Redis at $REDIS_ADDRESS"
 read -r _ hello hello_p50 < <(run hello /hello "$MSG")
 read -r _ msg msg_p50 < <(run channelMessage /api "$MSG")
 read -r _ users users_p50 < <(run users /api "$USERS")

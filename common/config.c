@@ -146,9 +146,18 @@ int config_load(struct config *cfg, char *err, unsigned errlen)
             return -1;
         }
     }
+    /* A path is a unix socket (cheaper than loopback TCP per round trip). */
+    if (cfg->redis_address[0] == '/' &&
+        strlen(cfg->redis_address) < sizeof cfg->redis_host) {
+        memcpy(cfg->redis_host, cfg->redis_address,
+               strlen(cfg->redis_address) + 1);
+        cfg->redis_port = 0;
+        return 0;
+    }
     if (config_split_address(cfg->redis_address, cfg->redis_host,
                              sizeof cfg->redis_host, &cfg->redis_port)) {
-        snprintf(err, errlen, "invalid REDIS_ADDRESS, want host:port");
+        snprintf(err, errlen,
+                 "invalid REDIS_ADDRESS, want host:port or /socket/path");
         return -1;
     }
     return 0;

@@ -6,7 +6,7 @@
 struct config {
     char redis_host[256];     /* from REDIS_ADDRESS host part */
     int redis_port;           /* from REDIS_ADDRESS port part */
-    char redis_address[300];  /* REDIS_ADDRESS, "host:port" (original) */
+    char redis_address[300];  /* REDIS_ADDRESS, "host:port" or a socket path */
     char redis_password[256]; /* REDIS_PASSWORD (original), "" = no AUTH */
     int redis_timeout_ms;     /* CHAT_REDIS_TIMEOUT_MS: connect and command */
     int threads;              /* CHAT_THREADS: FastCGI worker threads */

@@ -41,6 +41,17 @@ cgi() {
     grep -q '^Status: 413' <<<"$OUT"
 }
 
+@test "CGI: REDIS_ADDRESS may be Redis's unix socket" {
+    printf '{"type":"ready"}' > "$TEST_DIR/cgi.in"
+    OUT=$(env -i PATH="$PATH" REDIS_ADDRESS="$TEST_DIR/redis.sock" \
+        ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
+        GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST REQUEST_URI=/api \
+        CONTENT_LENGTH=16 "$ROOT/$BUILD/chat.fcgi" < "$TEST_DIR/cgi.in" 2>/dev/null)
+    grep -q '^Status: 200' <<<"$OUT"
+    s=$(sed '1,/^\r$/d' <<<"$OUT" | jq -r .ready.sessionUUID)
+    [ "$(rcli exists "userSession.$s")" = 1 ]
+}
+
 @test "CGI: Redis unreachable is 503 with Retry-After" {
     OUT=$(env -i PATH="$PATH" REDIS_ADDRESS=127.0.0.1:1 ASAN_OPTIONS="$ASAN_OPTIONS" \
         GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=POST REQUEST_URI=/api \

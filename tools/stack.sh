@@ -45,6 +45,7 @@ stack_redis_start() { # DIR PORT
     local dir=$1 port=$2
     mkdir -p "$dir/redis"
     stack_spawn redis-server --port "$port" --bind 127.0.0.1 \
+        --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
         --dir "$dir/redis" --appendonly yes --appendfsync everysec --save '' \
         --maxclients 10000 --daemonize no --logfile "$dir/redis.log"
     echo $! > "$dir/redis.pid"
@@ -106,7 +107,12 @@ stack_lighttpd_stop() { # DIR
 stack_start() { # DIR HTTP_PORT REDIS_PORT
     local dir=$1 http=$2 redis=$3
     mkdir -p "$dir"
-    export REDIS_ADDRESS="127.0.0.1:$redis"
+    # STACK_REDIS_UNIX=1: the programs reach Redis over its unix socket.
+    if [ "${STACK_REDIS_UNIX:-0}" = 1 ]; then
+        export REDIS_ADDRESS="$dir/redis.sock"
+    else
+        export REDIS_ADDRESS="127.0.0.1:$redis"
+    fi
     stack_redis_start "$dir" "$redis" || { echo "redis did not start" >&2; return 1; }
     stack_poller_start "$dir" || { echo "chat-poller did not start" >&2; return 1; }
     stack_lighttpd_start "$dir" "$http" || { echo "lighttpd did not start" >&2; return 1; }
@@ -121,6 +127,8 @@ stack_stop() { # DIR REDIS_PORT
 
 stack_run() {
     local dir="$ROOT/var" http=${CHAT_HTTP_PORT:-8080} redis=${CHAT_REDIS_PORT:-6390}
+    # the gateway and the poller reach the private Redis over its socket
+    export STACK_REDIS_UNIX=${STACK_REDIS_UNIX:-1}
     trap 'echo; echo "stopping..."; stack_stop "$dir" "$redis"; exit 0' INT TERM
     stack_start "$dir" "$http" "$redis" || { stack_stop "$dir" "$redis"; exit 1; }
     echo "chat is up: http://127.0.0.1:$http/  (logs in $dir; Ctrl-C stops)"
