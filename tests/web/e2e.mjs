@@ -311,6 +311,7 @@ try {
   const failText = await bob.textContent(".msg.failed .msg-status");
   check(/Not sent/.test(failText), `failure in words: ${failText}`);
   await until(() => bob.locator("#banner").isVisible(), "offline banner", 40000);
+  check(/^Offline/.test(await bob.textContent("#announcer")), "the state change is announced once (role=status)");
   await shot(bob, "07-offline");
   ok(`offline: the message fails with Retry and a banner says "${(await bob.textContent("#banner-text")).trim()}"`);
   await bob.context().setOffline(false);

@@ -12,7 +12,7 @@ const $ = (id) => document.getElementById(id);
 const el = {
   skip: document.querySelector(".skip-link"),
   me: $("me"), meName: $("me-name"), signout: $("signout"),
-  banner: $("banner"), bannerText: $("banner-text"), bannerRetry: $("banner-retry"),
+  announcer: $("announcer"), banner: $("banner"), bannerText: $("banner-text"), bannerRetry: $("banner-retry"),
   signinView: $("signin-view"), signinForm: $("signin-form"), username: $("username"),
   password: $("password"), signinError: $("signin-error"), signinSubmit: $("signin-submit"),
   chatView: $("chat-view"), rooms: $("rooms"), roomsEmpty: $("rooms-empty"),
@@ -108,11 +108,19 @@ function setBusy(button, busy) {
   if (spin) spin.hidden = !busy;
 }
 
+// Screen readers hear each change of state once (the visible banner's
+// countdown is not a live region).
+function announce(text) {
+  if (el.announcer.textContent !== text) el.announcer.textContent = text;
+}
+
 let bannerTicker = 0;
 function showConnection(kind, info = {}) {
   clearInterval(bannerTicker);
+  const was = el.banner.dataset.state;
   el.banner.dataset.state = kind;
   if (kind === "online") {
+    if (was && was !== "online" && info.recovered) announce("Connected again.");
     el.banner.hidden = true;
     el.bannerRetry.hidden = true;
     if (info.recovered) {
@@ -127,6 +135,7 @@ function showConnection(kind, info = {}) {
   el.bannerRetry.hidden = kind === "connecting";
   if (kind === "connecting") {
     el.bannerText.textContent = info.retry ? "Reconnecting…" : "Connecting…";
+    if (!info.retry) announce("Connecting…");
     return;
   }
   const until = Date.now() + (info.delayMs || 0);
@@ -138,6 +147,7 @@ function showConnection(kind, info = {}) {
     el.bannerText.textContent = `${what} Retrying in ${s} s.`;
   };
   tick();
+  announce(what);
   bannerTicker = setInterval(tick, 1000);
 }
 
@@ -675,6 +685,8 @@ function stopChat() {
   clearInterval(usersTimer);
   clearInterval(bannerTicker);
   el.banner.hidden = true;
+  delete el.banner.dataset.state;
+  el.announcer.textContent = "";
   state.auth = null;
   state.cursor = null;
   state.timelines = new Map();
