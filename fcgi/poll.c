@@ -117,7 +117,6 @@ static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
     long long deadline = poll_wait_now_ms() + 1000LL * p->timeout;
     struct poll_wait w;
     enum poll_wait_rc rc = POLL_WAIT_WOKEN;
-    const char *ch;
 
     poll_wait_init(&w);
     for (;;) {
@@ -128,7 +127,7 @@ static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
             break;
         /* (Re)subscribe for the channel the session follows now; once
          * confirmed, read again before waiting. */
-        ch = res->channel ? res->channel : "";
+        const char *ch = res->channel ? res->channel : "";
         if (!w.ctx || strcmp(w.channel, ch) != 0) {
             if (poll_wait_follow(&w, cfg, ch) == 0) {
                 freeReplyObject(*r);

@@ -684,7 +684,7 @@ static void send_slice(evutil_socket_t fd, short what, void *arg)
     (void)what;
     for (; sh->next < end; sh->next++) {
         struct waiter *w = sh->v[sh->next];
-        if (!sh->bodies[sh->next])
+        if (!w || !sh->bodies[sh->next])
             continue;
         w->reading = 0;
         if (w->gone)
@@ -698,7 +698,7 @@ static void send_slice(evutil_socket_t fd, short what, void *arg)
         return;
     for (; sh->next < sh->n; sh->next++) { /* cannot defer: send now */
         struct waiter *w = sh->v[sh->next];
-        if (!sh->bodies[sh->next])
+        if (!w || !sh->bodies[sh->next])
             continue;
         w->reading = 0;
         if (w->gone)
@@ -724,6 +724,7 @@ static void on_shared(struct fanout_batch *b, void *arg)
         struct waiter *w = sh->v[i];
         long k = -1;
         if (w->gone) {
+            sh->v[i] = NULL;
             w->reading = 0;
             waiter_free(w);
             continue;
@@ -739,6 +740,7 @@ static void on_shared(struct fanout_batch *b, void *arg)
                 continue;
             k = -1;
         }
+        sh->v[i] = NULL; /* settled here, not by send_slice */
         w->reading = 0;
         if (k < 0)
             start_read(w); /* outside the batch: its own catch-up read */
