@@ -3,6 +3,7 @@
 #include <semaphore.h>
 #include <string.h>
 
+#include <nettle/base16.h>
 #include <nettle/md5.h>
 #include <uuid/uuid.h>
 
@@ -95,14 +96,10 @@ void auth_username_md5(const char *name, size_t len, char out[33])
 {
     struct md5_ctx ctx;
     uint8_t d[MD5_DIGEST_SIZE];
-    static const char hex[] = "0123456789abcdef";
 
     md5_init(&ctx);
     md5_update(&ctx, len, (const uint8_t *)name);
     md5_digest(&ctx, sizeof d, d);
-    for (size_t i = 0; i < sizeof d; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
+    base16_encode_update(out, sizeof d, d); /* lowercase hex */
     out[32] = '\0';
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nettle/base16.h>
 #include <nettle/sha1.h>
 
 #include "common/store.h"
@@ -183,30 +184,6 @@ static const char lua_signout[] =
     "emit('*', 'signOut', uid, name, '')\n"
     "return uid\n";
 
-static const char lua_users[] =
-    "local uid, e = auth(ARGV[4], ARGV[5])\n"
-    "if not uid then return redis.error_reply(e) end\n"
-    "local off, lim = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
-    "local total = redis.call('LLEN', 'users')\n"
-    "local items = {}\n"
-    "if lim > 0 then items = redis.call('LRANGE', 'users', off, off + lim - "
-    "1) end\n"
-    /* an unreadable record never breaks the list (W13): skipped */
-    "local out, keys = {}, {}\n"
-    "for _, j in ipairs(items) do\n"
-    "  local u, n = field(j, 'UUID'), field(j, 'Username')\n"
-    "  if u and n then\n"
-    "    out[#out + 1] = u; out[#out + 1] = n; out[#out + 1] = 0\n"
-    "    keys[#keys + 1] = 'userStatus.' .. u\n"
-    "  end\n"
-    "end\n"
-    /* presence of the whole page in one MGET, not one EXISTS per user */
-    "if #keys > 0 then\n"
-    "  local st = redis.call('MGET', unpack(keys))\n"
-    "  for i = 1, #keys do if st[i] then out[3 * i] = 1 end end\n"
-    "end\n"
-    "return {total, out}\n";
-
 static const char lua_join[] =
     "local key, claimed, rcpt, s, newid, histn = ARGV[4], ARGV[5], ARGV[6], "
     "ARGV[7], ARGV[8], tonumber(ARGV[9])\n"
@@ -374,7 +351,6 @@ static struct script scripts[S__MAX] = {
     [S_SIGNIN_FAIL] = {.body = lua_signin_fail},
     [S_SIGNIN] = {.body = lua_signin},
     [S_SIGNOUT] = {.body = lua_signout},
-    [S_USERS] = {.body = lua_users},
     [S_JOIN] = {.body = lua_join},
     [S_LEAVE] = {.body = lua_leave},
     [S_MESSAGE] = {.body = lua_message},
@@ -390,15 +366,11 @@ static void sha1_hex(const char *text, size_t len, char out[41])
 {
     struct sha1_ctx ctx;
     uint8_t d[SHA1_DIGEST_SIZE];
-    static const char hex[] = "0123456789abcdef";
 
     sha1_init(&ctx);
     sha1_update(&ctx, len, (const uint8_t *)text);
     sha1_digest(&ctx, sizeof d, d);
-    for (size_t i = 0; i < sizeof d; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
+    base16_encode_update(out, sizeof d, d); /* lowercase hex */
     out[40] = '\0';
 }
 
@@ -546,16 +518,6 @@ void store_signout(struct store_call *c, const struct config *cfg,
     arg_str(c, claimed);
     arg_str(c, target);
     arg_str(c, session);
-}
-
-void store_users(struct store_call *c, const struct config *cfg,
-                 const char *key, const char *claimed, long offset, long limit)
-{
-    begin(c, S_USERS, cfg);
-    arg_str(c, key);
-    arg_str(c, claimed);
-    arg_long(c, offset);
-    arg_long(c, limit);
 }
 
 void store_join(struct store_call *c, const struct config *cfg, const char *key,

@@ -48,7 +48,6 @@ enum store_script {
     S_SIGNIN_FAIL,
     S_SIGNIN,
     S_SIGNOUT,
-    S_USERS,
     S_JOIN,
     S_LEAVE,
     S_MESSAGE,
@@ -115,13 +114,6 @@ void store_signin(struct store_call *c, const struct config *cfg,
 void store_signout(struct store_call *c, const struct config *cfg,
                    const char *key, const char *claimed, const char *target,
                    const char *session);
-
-/* S_USERS -- input: key, claimed, offset, limit.
- * output: [total, userinfo of the page] (unreadable records skipped).
- * (Kept for small pages; the gateway's `users` uses the native commands
- * below instead: Lua over 100 records costs Redis ~140 us a call.) */
-void store_users(struct store_call *c, const struct config *cfg,
-                 const char *key, const char *claimed, long offset, long limit);
 
 /* S_JOIN -- input: key, claimed, recipient ("" = public), session, a fresh
  * uuid for a new private channel. output: [channel, [history...],
