@@ -17,7 +17,10 @@ function script(steps) {
   globalThis.fetch = async (url, init) => {
     seen.push({ url: String(url), init });
     const next = steps.shift();
-    if (!next) return new Promise(() => {}); // hang: the test is over
+    if (!next) { // hang like a held poll, until cancelled
+      return new Promise((_, reject) => init.signal.addEventListener("abort",
+        () => reject(new DOMException("aborted", "AbortError")), { once: true }));
+    }
     if (next instanceof Error) throw next;
     return next;
   };
@@ -111,4 +114,21 @@ test("poll loop: a foreign cursor is dropped", async () => {
   await until(() => log.includes("batch:1"));
   p.stop();
   assert.ok(log.includes("badCursor"));
+});
+
+test("poll loop: revive() restarts a poll stuck on a dead connection", async () => {
+  const seen = script([reply(200, { cursor: "c1", messages: [{ type: "sys" }] })]); // then hangs
+  const { p, log } = poller();
+  p.start();
+  await until(() => seen.length === 2); // the second poll hangs
+  p.revive(); // recent: nothing to do
+  assert.equal(seen.length, 2);
+  p.lastAnswer = Date.now() - 60000;
+  p.revive();
+  await until(() => seen.length === 3);
+  assert.equal(new URL(seen[2].url).searchParams.get("cursor"), "c1");
+  assert.equal(new URL(seen[2].url).searchParams.get("timeout"), "0");
+  assert.ok(seen[1].init.signal.aborted, "the stuck request was cancelled");
+  p.stop();
+  assert.ok(log.includes("batch:1"));
 });

@@ -744,6 +744,9 @@ el.input.addEventListener("input", () => {
 });
 el.bannerRetry.addEventListener("click", () => poller.kick());
 window.addEventListener("online", () => poller.kick());
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") poller.revive();
+});
 
 const stored = load();
 if (stored) {

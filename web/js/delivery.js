@@ -26,11 +26,21 @@ export class Poller {
     this.running = false;
     this.ctl = null;
     this.wake = null;
+    this.lastAnswer = 0; // when the server last answered (or failed) a poll
+  }
+
+  // A poll outstanding far longer than its timeout is stuck on a dead
+  // connection (a laptop that slept, a changed network): start over.
+  revive() {
+    if (!this.running || Date.now() - this.lastAnswer < (POLL_TIMEOUT_S + 10) * 1000) return;
+    this.stop();
+    this.start();
   }
 
   start() {
     if (this.running) return;
     this.running = true;
+    this.lastAnswer = Date.now();
     this.ctl = new AbortController();
     this.loop(this.ctl.signal);
   }
@@ -78,6 +88,7 @@ export class Poller {
         });
         quick = false;
         if (signal.aborted) return;
+        this.lastAnswer = Date.now();
         if (failures > 0 || !announced) this.hooks.status("online", { recovered: failures > 0 });
         failures = 0;
         announced = true;
@@ -87,6 +98,7 @@ export class Poller {
         if (empty && !wasQuick && early < MIN_EMPTY_INTERVAL_MS) await this.sleep(MIN_EMPTY_INTERVAL_MS - early, signal);
       } catch (err) {
         if (signal.aborted) return;
+        this.lastAnswer = Date.now();
         if (!(err instanceof ApiError)) {
           console.error("poll loop:", err); // a bug in a hook: keep delivering
           await this.sleep(1000, signal);
