@@ -283,6 +283,28 @@ try {
     await seesMessage(carol, "after a reset", "carol after the reset");
     ok("reset:true reloads the channel with channelJoin");
   }
+  {
+    // Reading older messages: a new one does not yank the view; a button offers it.
+    const aliceKey = (await sessionKey(alice)).key;
+    const sayAs = (text) => fetch(BASE + "/api", {
+      method: "POST", headers: { Authorization: `Bearer ${aliceKey}` },
+      body: JSON.stringify({ type: "channelMessage", channelMessage: { recipientUUID: "", message: text } }),
+    });
+    for (let i = 1; i <= 12; i++) await sayAs(`filler ${i}`);
+    await seesMessage(carol, "filler 12", "carol");
+    check(await carol.locator("#jump").isHidden(), "no jump button while at the bottom");
+    await carol.$eval("#scroller", (n) => { n.scrollTop = 0; });
+    await sayAs("while carol reads back");
+    await seesMessage(carol, "while carol reads back", "carol");
+    await until(() => carol.locator("#jump").isVisible(), "a New messages button");
+    check(await carol.$eval("#scroller", (n) => n.scrollTop) === 0, "the view stays where carol reads");
+    await shot(carol, "05b-phone-new-messages");
+    await carol.click("#jump");
+    await until(() => carol.$eval("#scroller", (n) => n.scrollHeight - n.scrollTop - n.clientHeight < 5),
+      "scrolled to the newest");
+    check(await carol.locator("#jump").isHidden(), "the button goes away");
+    ok("a message arriving while reading back shows a New messages button instead of scrolling");
+  }
   await roomButton(carol, "alice").click();
   await until(async () => (await carol.textContent("#channel-title")) === "Private chat with alice", "carol opens alice");
   await until(async () => !(await carol.locator("#history-loading").isVisible()), "carol's history loaded");

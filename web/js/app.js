@@ -16,7 +16,7 @@ const el = {
   signinView: $("signin-view"), signinForm: $("signin-form"), username: $("username"),
   password: $("password"), signinError: $("signin-error"), signinSubmit: $("signin-submit"),
   chatView: $("chat-view"), rooms: $("rooms"), roomsEmpty: $("rooms-empty"),
-  title: $("channel-title"), scroller: $("scroller"), messages: $("messages"),
+  title: $("channel-title"), scroller: $("scroller"), messages: $("messages"), jump: $("jump"),
   messagesEmpty: $("messages-empty"), historyLoading: $("history-loading"),
   composer: $("composer"), input: $("message"), send: $("send"), composerError: $("composer-error"),
 };
@@ -307,6 +307,7 @@ function nearBottom() {
 
 function scrollToBottom() {
   el.scroller.scrollTop = el.scroller.scrollHeight;
+  el.jump.hidden = true;
 }
 
 function updateEmpty() {
@@ -346,6 +347,7 @@ function addMessage(m) {
   el.messages.insertBefore(messageNode(m, m.SenderUUID === me), confirmed[i] || firstPendingNode());
   updateEmpty();
   if (stick) scrollToBottom();
+  else if (i === tl.size - 1) el.jump.hidden = false; // the user is reading older ones
 }
 
 function firstPendingNode() {
@@ -743,6 +745,13 @@ el.input.addEventListener("input", () => {
   if (el.composerError.textContent && composerText().trim() !== "") el.composerError.textContent = "";
 });
 el.bannerRetry.addEventListener("click", () => poller.kick());
+el.scroller.addEventListener("scroll", () => {
+  if (!el.jump.hidden && nearBottom()) el.jump.hidden = true;
+}, { passive: true });
+el.jump.addEventListener("click", () => {
+  scrollToBottom();
+  el.input.focus();
+});
 window.addEventListener("online", () => poller.kick());
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") poller.revive();
