@@ -40,7 +40,7 @@ teardown_file() { stack_teardown; }
     [ "$status" -eq 0 ]
 }
 
-@test "web: two users chat end to end in chromium (sign-in, online dots, General, private, XSS as text, reload, third user, offline retry, sign-out, revoked key)" {
+@test "web: end to end in chromium: three users, online dots, General and private chat, XSS as text, reload, session expiry, reset, outages, sign-out, revoked key" {
     if [ "$BUILD" = build/asan ]; then
         skip "browser suite runs with the release build only: the same JS against the same /api contract"
     fi
