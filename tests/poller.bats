@@ -15,7 +15,8 @@ poll() {
     k=$(eval echo "\$${p}_KEY")
     http GET "/poll?sessionUUID=$s&cursor=$cur&timeout=$t" \
         -H "Authorization: Bearer $k" --max-time 70
-    CURSOR=$(jqb '.cursor // empty')
+    # not JSON while lighttpd has the backend marked down: no cursor
+    CURSOR=$(jqb '.cursor // empty' 2>/dev/null || true)
 }
 
 # messages_of: the Message texts of the last poll answer, one per line.

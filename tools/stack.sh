@@ -63,6 +63,8 @@ stack_redis_stop() { # DIR PORT
 stack_poller_start() { # DIR
     local dir=$1 bin="$ROOT/${BUILD:-build/release}/chat-poller"
     [ -x "$bin" ] || return 0
+    # a socket left by a killed poller would end the wait below at once
+    rm -f "$dir/poller.sock"
     # shellcheck disable=SC2086
     CHAT_POLLER_SOCKET="$dir/poller.sock" stack_spawn ${STACK_WRAP:-} "$bin" \
         2>>"$dir/poller.log"
