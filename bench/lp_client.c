@@ -420,6 +420,7 @@ static int run_hold(const struct opts *o, int latency)
     int nmarks = 0;
     long connected = 0, hits = 0, early = 0, published = 0;
     long long t0 = 0, first = -1, last = -1, start, next_pub = 0;
+    double pub_ms = -1;
 
     if (!cs || !evs || ep < 0)
         die("setup");
@@ -465,6 +466,12 @@ static int run_hold(const struct opts *o, int latency)
             if (write_all(pub, pub_req, pub_len))
                 die("publish");
             published = 1;
+            if (getenv("LP_DEBUG")) {
+                struct timespec rt;
+                clock_gettime(CLOCK_REALTIME, &rt);
+                fprintf(stderr, "publish at %lld.%06ld\n", (long long)rt.tv_sec,
+                        rt.tv_nsec / 1000);
+            }
         }
         if (latency && connected == o->n) {
             if (!next_pub)
@@ -509,6 +516,8 @@ static int run_hold(const struct opts *o, int latency)
             if (!c) {
                 /* the publisher's answers: read and drop */
                 char junk[16384];
+                if (t0 && pub_ms < 0)
+                    pub_ms = (double)(now_ns() - t0) / 1e6;
                 while (recv(pub, junk, sizeof junk, MSG_DONTWAIT) > 0)
                     ;
                 continue;
@@ -577,9 +586,9 @@ static int run_hold(const struct opts *o, int latency)
                percentile(0.90), percentile(0.99), percentile(0.99999));
     } else {
         printf("fanout n=%ld received=%ld early=%ld first_ms=%.2f "
-               "last_ms=%.2f\n",
+               "last_ms=%.2f publish_answer_ms=%.2f\n",
                o->n, hits, early, first >= 0 ? (double)first / 1e6 : -1.0,
-               last >= 0 ? (double)last / 1e6 : -1.0);
+               last >= 0 ? (double)last / 1e6 : -1.0, pub_ms);
     }
     fflush(stdout);
     for (long i = 0; i < o->n; i++) {

@@ -677,7 +677,9 @@ static void shared_free(struct shared *sh)
 static void send_slice(evutil_socket_t fd, short what, void *arg)
 {
     struct shared *sh = arg;
-    const struct timeval zero = {0, 0};
+    /* Not {0, 0}: event_base_once runs a zero timeout in the same pass
+     * over active events, before any write goes out. */
+    const struct timeval next_turn = {0, 1};
     size_t end = sh->next + SEND_SLICE < sh->n ? sh->next + SEND_SLICE : sh->n;
 
     (void)fd;
@@ -694,7 +696,7 @@ static void send_slice(evutil_socket_t fd, short what, void *arg)
                         sh->ks[sh->next]);
     }
     if (sh->next < sh->n &&
-        event_base_once(base, -1, EV_TIMEOUT, send_slice, sh, &zero) == 0)
+        event_base_once(base, -1, EV_TIMEOUT, send_slice, sh, &next_turn) == 0)
         return;
     for (; sh->next < sh->n; sh->next++) { /* cannot defer: send now */
         struct waiter *w = sh->v[sh->next];
@@ -719,6 +721,7 @@ static void on_shared(struct fanout_batch *b, void *arg)
     struct shared *sh = arg;
     struct jbuf body;
 
+    log_debug("fan-out read back: %zu waiters", sh->n);
     jbuf_init(&body);
     for (size_t i = 0; i < sh->n; i++) {
         struct waiter *w = sh->v[i];
@@ -750,7 +753,9 @@ static void on_shared(struct fanout_batch *b, void *arg)
             park_or_reread(w);
     }
     jbuf_free(&body);
+    log_debug("fan-out answers built");
     send_slice(-1, 0, sh);
+    log_debug("fan-out first slice queued");
 }
 
 static struct shared *shared_new(size_t n)
@@ -774,6 +779,7 @@ static struct shared *shared_new(size_t n)
  * of its own for each stream. */
 static void wake_messages(struct chan *ch)
 {
+    log_debug("new message in %.40s", ch->name);
     struct shared *sh;
     size_t n = 0;
     long lo = 0, hi = 0;
