@@ -61,6 +61,9 @@ static const struct setting settings[] = {
      .def = "19000",
      INT(poll_max_waiters, 1, 1000000)},
     {.name = "CHAT_FCGI_POLL", .def = "1", INT(fcgi_poll, 0, 1)},
+    {.name = "CHAT_USERS_CACHE_MS",
+     .def = "1000",
+     INT(users_cache_ms, 0, 60000)},
     {.name = "CHAT_SSE_HEARTBEAT", .def = "15", INT(sse_heartbeat, 1, 300)},
     {.name = "CHAT_POLLER_IDLE", .def = "15", INT(poller_idle, 1, 3600)},
 };

@@ -23,6 +23,7 @@ struct config {
     char poller_address[300]; /* CHAT_POLLER_ADDRESS: "host:port" or "" */
     int poll_max_waiters;     /* CHAT_POLL_MAX_WAITERS: parked polls cap */
     int fcgi_poll;            /* CHAT_FCGI_POLL: chat.fcgi answers /poll */
+    int users_cache_ms;       /* CHAT_USERS_CACHE_MS: reuse a users page, ms */
     int sse_heartbeat;        /* CHAT_SSE_HEARTBEAT: SSE comment every N s */
     int poller_idle; /* CHAT_POLLER_IDLE: s to send a request (poller) */
 };

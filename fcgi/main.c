@@ -17,6 +17,7 @@
 #include "fcgi/dispatch.h"
 #include "fcgi/poll.h"
 #include "fcgi/request.h"
+#include "fcgi/users_cache.h"
 
 static struct config cfg;
 
@@ -132,7 +133,10 @@ int main(void)
         log_err("FCGX_Init failed");
         return 1;
     }
+    /* one request per process as CGI: nothing to share */
+    users_cache_init(FCGX_IsCGI() ? 0 : cfg.users_cache_ms);
     rc = FCGX_IsCGI() ? serve_cgi() : serve_fcgi();
+    users_cache_free();
     auth_cleanup();
     store_cleanup();
     return rc;

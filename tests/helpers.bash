@@ -18,6 +18,9 @@ stack_setup() {
     export CHAT_PWHASH_OPSLIMIT=1 CHAT_PWHASH_MEMLIMIT=8192
     export CHAT_MSG_RATE=${CHAT_MSG_RATE:-100000} CHAT_THREADS=${CHAT_THREADS:-4}
     export CHAT_LOG_LEVEL=${CHAT_LOG_LEVEL:-info}
+    # presence is asserted right after changes; api_users_cache.bats tests
+    # the cache itself
+    export CHAT_USERS_CACHE_MS=${CHAT_USERS_CACHE_MS:-0}
     export ASAN_OPTIONS="log_path=$TEST_DIR/asan:detect_leaks=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$TEST_DIR/ubsan"
     stack_start "$TEST_DIR" "$HTTP_PORT" "$REDIS_PORT"
