@@ -20,14 +20,18 @@ static const char lua_prelude[] =
     "  local t = redis.call('TIME')\n"
     "  return t[1] .. '.' .. string.format('%06d', tonumber(t[2]))\n"
     "end\n"
+    /* rcg:key.<k> holds "uid<TAB>name" (a bare uid from before is read
+     * too); GETEX reads it and slides its expiry in one call. Returns
+     * uid, nil, name (nil when not stored). */
     "local function auth(key, claimed)\n"
     "  if key == '' then return nil, 'CHAT401:key' end\n"
-    "  local uid = redis.call('GET', P .. 'key.' .. key)\n"
-    "  if not uid then return nil, 'CHAT401:key' end\n"
+    "  local v = redis.call('GETEX', P .. 'key.' .. key, 'EX', KEY_TTL)\n"
+    "  if not v then return nil, 'CHAT401:key' end\n"
+    "  local uid, name = string.match(v, '^([^\\t]+)\\t(.*)$')\n"
+    "  if not uid then uid = v end\n"
     "  if claimed ~= '' and claimed ~= uid then return nil, 'CHAT403:user' "
     "end\n"
-    "  redis.call('EXPIRE', P .. 'key.' .. key, KEY_TTL)\n"
-    "  return uid\n"
+    "  return uid, nil, name\n"
     "end\n"
     "local function user_json(u)\n"
     "  local i = redis.call('GET', 'usersUUIDListIndex.' .. u)\n"
@@ -149,7 +153,8 @@ static const char lua_signin[] =
     "  redis.call('SET', 'usersUUIDListIndex.' .. uid, n - 1)\n"
     "end\n"
     "redis.call('DEL', P .. 'fails.' .. md5)\n"
-    "redis.call('SET', P .. 'key.' .. key, uid, 'EX', KEY_TTL)\n"
+    "redis.call('SET', P .. 'key.' .. key, uid .. '\\t' .. name, 'EX', "
+    "KEY_TTL)\n"
     "redis.call('SET', 'userAccessKey.' .. uid, key)\n"
     "redis.call('SET', 'userStatus.' .. uid, now(), 'EX', 60)\n"
     "if sk then\n"
@@ -242,7 +247,7 @@ static const char lua_message[] =
     "local key, claimed, rcpt, newid = ARGV[4], ARGV[5], ARGV[6], ARGV[7]\n"
     "local mid, text, created, rate = ARGV[8], ARGV[9], ARGV[10], "
     "tonumber(ARGV[11])\n"
-    "local uid, e = auth(key, claimed)\n"
+    "local uid, e, uname = auth(key, claimed)\n"
     "if not uid then return redis.error_reply(e) end\n"
     "if rate > 0 then\n"
     "  local rk = P .. 'rate.' .. uid\n"
@@ -261,7 +266,16 @@ static const char lua_message[] =
     "',\"CreatedAt\":\"' .. created .. '\"}\\n'\n"
     "redis.call('RPUSH', 'channelMessages.' .. ch, b)\n"
     "redis.call('PUBLISH', ch, b)\n"
-    "return {uid, b, ch, userinfo({uid, rcpt}, {})}\n";
+    /* sender and recipient as userinfo; the sender's name came with the
+     * key, saving the record lookup on every message */
+    "local info = {uid, uname or user_name(user_json(uid)),\n"
+    "  redis.call('EXISTS', 'userStatus.' .. uid)}\n"
+    "if rcpt ~= '' then\n"
+    "  local j = user_json(rcpt)\n"
+    "  info[4] = rcpt; info[5] = j and field(j, 'Username')\n"
+    "  info[6] = redis.call('EXISTS', 'userStatus.' .. rcpt)\n"
+    "end\n"
+    "return {uid, b, ch, info}\n";
 
 static const char lua_poll[] =
     "local key, s, cjn, after, cpos, limit = ARGV[4], ARGV[5], ARGV[6], "
