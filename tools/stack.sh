@@ -6,11 +6,15 @@
 #   stack_stop DIR
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# A free loopback TCP port (nothing answers on it right now).
+# A free loopback TCP port (nothing answers on it right now), below the
+# ephemeral range: a port some outgoing connection holds as its source
+# port cannot be bound (a fan-out benchmark holds thousands of them).
 stack_free_port() {
-    local p
+    local p lo=32768 hi
+    read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    [ "$lo" -gt 12000 ] || lo=32768
     for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 20000 ))
+        p=$(( 10000 + RANDOM % (lo - 10000) ))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
