@@ -377,8 +377,9 @@ static void write_users(struct jbuf *out, long total,
     for (size_t i = 0; i < p->n; i++) {
         if (i)
             jbuf_raw(out, ",", 1);
-        render_user_n(out, p->uuid[i], p->name[i], p->name_len[i],
-                      st->element[i]->type != REDIS_REPLY_NIL);
+        int online =
+            st && i < st->elements && st->element[i]->type != REDIS_REPLY_NIL;
+        render_user_n(out, p->uuid[i], p->name[i], p->name_len[i], online);
     }
     jbuf_cstr(out, "]}}");
 }
