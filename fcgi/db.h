@@ -14,6 +14,7 @@ struct db {
     redisContext *ctx; /* NULL while disconnected */
     const struct config *cfg;
     int down_logged;
+    long last_used_ms; /* CLOCK_MONOTONIC_COARSE of the last call */
 };
 
 void db_init(struct db *d, const struct config *cfg);
