@@ -21,12 +21,16 @@ static const char lua_prelude[] =
     "  return t[1] .. '.' .. string.format('%06d', tonumber(t[2]))\n"
     "end\n"
     /* rcg:key.<k> holds "uid<TAB>name" (a bare uid from before is read
-     * too); GETEX reads it and slides its expiry in one call. Returns
+     * too). The idle expiry slides at most once a minute: a refresh is a
+     * write that AOF and replicas pay for, a TTL read is not. Returns
      * uid, nil, name (nil when not stored). */
     "local function auth(key, claimed)\n"
     "  if key == '' then return nil, 'CHAT401:key' end\n"
-    "  local v = redis.call('GETEX', P .. 'key.' .. key, 'EX', KEY_TTL)\n"
+    "  local k = P .. 'key.' .. key\n"
+    "  local v = redis.call('GET', k)\n"
     "  if not v then return nil, 'CHAT401:key' end\n"
+    "  if redis.call('TTL', k) < tonumber(KEY_TTL) - 60 then\n"
+    "    redis.call('EXPIRE', k, KEY_TTL) end\n"
     "  local uid, name = string.match(v, '^([^\\t]+)\\t(.*)$')\n"
     "  if not uid then uid = v end\n"
     "  if claimed ~= '' and claimed ~= uid then return nil, 'CHAT403:user' "
