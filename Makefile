@@ -38,7 +38,9 @@ endif
 UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps run test test-release test-asan lint format clean help bench
+.PHONY: all deps run test lint format clean help bench
+# keep objects of pattern-chained targets (tests, bench helpers)
+.SECONDARY:
 
 all: $(PROGRAMS) $(UNIT_BINS)
 

@@ -1,0 +1,159 @@
+/* test_common.c - unit checks of common/ pieces that need no server: Go's
+ * JSON escaping, strict UTF-8, field checks, cursors, the error table.
+ * Prints one line per failed check and "N checks, M failed"; exit 1 on
+ * any failure. Run from tests/unit.bats. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/cursor.h"
+#include "common/errors.h"
+#include "common/jbuf.h"
+#include "common/proto.h"
+#include "common/utf8.h"
+
+static int checks, failures;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        checks++;                                                              \
+        if (!(cond)) {                                                         \
+            failures++;                                                        \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);             \
+        }                                                                      \
+    } while (0)
+
+/* jbuf_str of s equals want (Go's encoding/json bytes). */
+static int escapes_as(const char *s, size_t n, const char *want)
+{
+    struct jbuf b;
+    int ok;
+
+    jbuf_init(&b);
+    jbuf_str(&b, s, n);
+    ok = !jbuf_failed(&b) && strcmp(b.data, want) == 0;
+    if (!ok)
+        printf("  got %s want %s\n", b.data ? b.data : "(null)", want);
+    jbuf_free(&b);
+    return ok;
+}
+
+static void test_go_escaping(void)
+{
+    CHECK(escapes_as("plain", 5, "\"plain\""));
+    CHECK(escapes_as("<b>&amp;", 8, "\"\\u003cb\\u003e\\u0026amp;\""));
+    CHECK(escapes_as("q\"\\", 3, "\"q\\\"\\\\\""));
+    CHECK(escapes_as("\n\r\t", 3, "\"\\n\\r\\t\""));
+    CHECK(escapes_as("\x01\x1f", 2, "\"\\u0001\\u001f\""));
+    CHECK(escapes_as("\xe2\x80\xa8\xe2\x80\xa9", 6, "\"\\u2028\\u2029\""));
+    CHECK(escapes_as("\xc3\xa9\xf0\x9f\x98\x80", 6,
+                     "\"\xc3\xa9\xf0\x9f\x98\x80\"")); /* raw UTF-8 */
+    CHECK(escapes_as("a\xffz", 3, "\"a\\ufffdz\""));   /* invalid byte */
+    CHECK(escapes_as("/", 1, "\"/\"")); /* Go does not escape '/' */
+    CHECK(escapes_as("nul\0x", 5, "\"nul\\u0000x\""));
+}
+
+static void test_utf8(void)
+{
+    CHECK(utf8_valid("", 0));
+    CHECK(utf8_valid("\xc3\xa9", 2));
+    CHECK(!utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    CHECK(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    CHECK(!utf8_valid("\xe2\x82", 2));         /* truncated */
+    CHECK(utf8_is_space(0x3000) && utf8_is_space(' ') && !utf8_is_space('x'));
+}
+
+static void test_fields(void)
+{
+    struct chat_error e = {0};
+    char out[80], uuid[37];
+
+    CHECK(proto_username("  bob  ", 7, out, sizeof out, &e) == CHAT_OK &&
+          strcmp(out, "bob") == 0);
+    CHECK(proto_username("\xe3\x80\x80zo\xc3\xab\xe3\x80\x80", 10, out,
+                         sizeof out, &e) == CHAT_OK &&
+          strcmp(out, "zo\xc3\xab") == 0); /* Unicode spaces trimmed */
+    CHECK(proto_username("a\x7f", 2, out, sizeof out, &e) ==
+          CHAT_E_BAD_USERNAME);
+    CHECK(proto_username("a\xc2\x85z", 4, out, sizeof out, &e) ==
+          CHAT_E_BAD_USERNAME); /* C1 control */
+    CHECK(proto_username("   ", 3, out, sizeof out, &e) == CHAT_E_BAD_USERNAME);
+    CHECK(proto_message(" \xe3\x80\x80 ", 5, &e) == CHAT_E_BAD_MESSAGE);
+    CHECK(proto_message(" hi ", 4, &e) == CHAT_OK);
+    CHECK(proto_uuid("A6CF76FE-2A65-46A1-8BE7-270A28C0035A", "u", uuid, &e) ==
+              CHAT_OK &&
+          strcmp(uuid, "a6cf76fe-2a65-46a1-8be7-270a28c0035a") == 0);
+    CHECK(proto_uuid("a6cf76fe-2a65-46a1-8be7-270a28c0035", "u", uuid, &e) ==
+          CHAT_E_BAD_UUID);
+    CHECK(proto_uuid("a6cf76fe-2a65-46a1-8be7-270a28c0035aa", "u", uuid, &e) ==
+          CHAT_E_BAD_UUID);
+}
+
+static void test_parse(void)
+{
+    struct chat_request r;
+    struct chat_error e = {0};
+    const char *ok = "{\"TYPE\":\"users\",\"AccessKey\":\"k\",\"SUUID\":\"s\"}";
+
+    CHECK(proto_parse(ok, strlen(ok), &r, &e) == CHAT_OK &&
+          strcmp(r.type, "users") == 0 && strcmp(r.key, "k") == 0 &&
+          strcmp(r.session, "s") == 0);
+    proto_request_free(&r);
+    CHECK(proto_parse("{\"type\":\"a\"} x", 15, &r, &e) == CHAT_E_BAD_JSON);
+    CHECK(proto_parse("[1]", 3, &r, &e) == CHAT_E_BAD_JSON);
+    CHECK(proto_parse("{\"type\":1}", 10, &r, &e) == CHAT_E_FIELD_TYPE);
+    CHECK(proto_parse("{}", 2, &r, &e) == CHAT_E_NO_TYPE);
+    CHECK(proto_parse("{\"type\":\"\xff\"}", 11, &r, &e) == CHAT_E_BAD_UTF8);
+}
+
+static void test_cursor(void)
+{
+    const char *s = "a6cf76fe-2a65-46a1-8be7-270a28c0035a";
+    char text[CURSOR_MAX];
+    struct cursor c;
+    struct chat_error e = {0};
+
+    cursor_format(text, s, "1795863802568-3", "2", 41);
+    CHECK(strcmp(text, "a6cf76fe.1795863802568-3.2.41") == 0);
+    CHECK(cursor_parse(text, s, &c, &e) == CHAT_OK &&
+          strcmp(c.sys, "1795863802568-3") == 0 && strcmp(c.jn, "2") == 0 &&
+          c.pos == 41);
+    CHECK(cursor_parse("b6cf76fe.1-0.1.1", s, &c, &e) == CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.", s, &c, &e) == CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1.1.1", s, &c, &e) == CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1x", s, &c, &e) == CHAT_E_BAD_CURSOR);
+}
+
+static void test_errors(void)
+{
+    struct chat_error e = {0};
+    struct jbuf b;
+    int retry = 0;
+
+    for (int i = 1; i < CHAT_E__MAX; i++) {
+        CHECK(chat_err_status((enum chat_err)i) >= 400);
+        CHECK(chat_err_text((enum chat_err)i) != NULL);
+    }
+    CHECK(chat_err_from_script("CHAT429:rate 7", &retry) == CHAT_E_MSG_RATE &&
+          retry == 7);
+    CHECK(chat_err_from_script("CHAT401:keyx", &retry) == CHAT_E_INTERNAL);
+    jbuf_init(&b);
+    chat_fail(&e, CHAT_E_WRONG_PASSWORD, NULL);
+    chat_error_json(&b, &e);
+    CHECK(strcmp(b.data, "{\"type\":\"error\",\"error\":{\"code\":4,\"error\":"
+                         "\"wrong password\",\"message\":\"wrong "
+                         "password\"}}") == 0);
+    jbuf_free(&b);
+}
+
+int main(void)
+{
+    test_go_escaping();
+    test_utf8();
+    test_fields();
+    test_parse();
+    test_cursor();
+    test_errors();
+    printf("%d checks, %d failed\n", checks, failures);
+    return failures ? 1 : 0;
+}
