@@ -11,7 +11,8 @@
 #   Go server's way (RPUSH + PUBLISH); publish->deliver p50/p99.
 # Targets (docs/poller.md): <= 4 KiB RSS per held poll, fan-out at 5000
 # <= 0.8 x Nchan's, latency p50 <= 2 ms and p99 <= 20 ms.
-# Environment: RUNS (default 3, median reported), FANOUT_N, LAT_SECONDS.
+# Environment: RUNS (default 3, median reported), DIRECT_N, PROXY_N,
+# NCHAN_N (lists; empty skips), MAXN, LAT_N, LAT_RATE, LAT_SECONDS.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=../tools/stack.sh
@@ -19,9 +20,9 @@ source "$ROOT/tools/stack.sh"
 export BUILD=${BUILD:-build/release}
 LP="$ROOT/$BUILD/bench/lp_client"
 RUNS=${RUNS:-3}
-DIRECT_N=${DIRECT_N:-"1000 5000 10000"}
-PROXY_N=${PROXY_N:-"1000 5000 9000"}
-NCHAN_N=${NCHAN_N:-"1000 5000"}
+DIRECT_N=${DIRECT_N-"1000 5000 10000"}
+PROXY_N=${PROXY_N-"1000 5000 9000"}
+NCHAN_N=${NCHAN_N-"1000 5000"}
 LAT_N=${LAT_N:-1000}
 LAT_RATE=${LAT_RATE:-1000}
 LAT_SECONDS=${LAT_SECONDS:-5}
