@@ -624,20 +624,42 @@ void waiters_start(struct evhttp_request *req, const struct pollreq *p,
 
 /* Wakes the parked (not reading) waiters of one list. The list may
  * change while we walk it: a read that fails at once may free w. */
-static void wake_list(struct waiter *w)
+/* Calls fn on each waiter of a list; fn may unlink or free it. */
+static void each_in_list(struct waiter *w, void (*fn)(struct waiter *))
 {
     while (w) {
         struct waiter *next = w->next;
-        if (!w->reading)
-            start_read(w);
+        fn(w);
         w = next;
     }
 }
 
-static void wake_chan(struct chan *ch, void *ctx)
+struct each_ctx {
+    void (*fn)(struct waiter *);
+};
+
+static void each_in_chan(struct chan *ch, void *ctx)
 {
-    (void)ctx;
-    wake_list(ch->head);
+    each_in_list(ch->head, ((struct each_ctx *)ctx)->fn);
+}
+
+/* Calls fn on every waiter, with or without a channel. */
+static void each_waiter(void (*fn)(struct waiter *))
+{
+    struct each_ctx c = {.fn = fn};
+    each_in_list(no_chan, fn);
+    chan_each(each_in_chan, &c);
+}
+
+static void wake_one(struct waiter *w)
+{
+    if (!w->reading)
+        start_read(w);
+}
+
+static void wake_list(struct waiter *w)
+{
+    each_in_list(w, wake_one);
 }
 
 /* The parked polls of one fan-out read. Answers leave in slices of
@@ -825,54 +847,31 @@ void waiters_wake(struct chan *ch, enum feed_wake why)
         wake_list(ch->head);
         return;
     }
-    wake_list(no_chan);
-    chan_each(wake_chan, NULL);
+    each_waiter(wake_one);
 }
 
-static void wake_stale_list(struct waiter *w)
+static void wake_if_stale(struct waiter *w)
 {
-    while (w) {
-        struct waiter *next = w->next;
-        if (w->stale && !w->reading)
-            start_read(w);
-        w = next;
-    }
-}
-
-static void wake_stale_chan(struct chan *ch, void *ctx)
-{
-    (void)ctx;
-    wake_stale_list(ch->head);
+    if (w->stale && !w->reading)
+        start_read(w);
 }
 
 void waiters_cmd_up(void)
 {
-    wake_stale_list(no_chan);
-    chan_each(wake_stale_chan, NULL);
+    each_waiter(wake_if_stale);
 }
 
-static void drain_list(struct waiter *w)
+static void drain_one(struct waiter *w)
 {
-    while (w) {
-        struct waiter *next = w->next;
-        w->draining = 1;
-        if (!w->reading)
-            finish_empty(w);
-        w = next;
-    }
-}
-
-static void drain_chan(struct chan *ch, void *ctx)
-{
-    (void)ctx;
-    drain_list(ch->head);
+    w->draining = 1;
+    if (!w->reading)
+        finish_empty(w);
 }
 
 void waiters_drain(void)
 {
     draining = 1;
-    drain_list(no_chan);
-    chan_each(drain_chan, NULL);
+    each_waiter(drain_one);
 }
 
 long waiters_count(void)
@@ -885,29 +884,19 @@ long waiters_inflight(void)
     return inflight;
 }
 
-static void free_list(struct waiter *w)
+static void free_one(struct waiter *w)
 {
-    while (w) {
-        struct waiter *next = w->next;
-        struct evhttp_connection *conn = w->conn;
-        detach(w);
-        if (conn)
-            evhttp_connection_free(conn);
-        gauge(w, -1);
-        alive--;
-        free(w);
-        w = next;
-    }
-}
+    struct evhttp_connection *conn = w->conn;
 
-static void free_chan(struct chan *ch, void *ctx)
-{
-    (void)ctx;
-    free_list(ch->head);
+    detach(w);
+    if (conn)
+        evhttp_connection_free(conn);
+    gauge(w, -1);
+    alive--;
+    free(w);
 }
 
 void waiters_free_all(void)
 {
-    free_list(no_chan);
-    chan_each(free_chan, NULL);
+    each_waiter(free_one);
 }
