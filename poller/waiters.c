@@ -696,6 +696,20 @@ static void shared_free(struct shared *sh)
     free(sh);
 }
 
+/* Answers the i-th waiter of a shared batch (or frees it if it hung up). */
+static void send_nth(struct shared *sh, size_t i)
+{
+    struct waiter *w = sh->v[i];
+
+    if (!w || !sh->bodies[i])
+        return;
+    w->reading = 0;
+    if (w->gone)
+        waiter_free(w);
+    else
+        send_shared(w, sh->bodies[i], sh->lens[i], sh->ks[i]);
+}
+
 static void send_slice(evutil_socket_t fd, short what, void *arg)
 {
     struct shared *sh = arg;
@@ -706,31 +720,13 @@ static void send_slice(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    for (; sh->next < end; sh->next++) {
-        struct waiter *w = sh->v[sh->next];
-        if (!w || !sh->bodies[sh->next])
-            continue;
-        w->reading = 0;
-        if (w->gone)
-            waiter_free(w);
-        else
-            send_shared(w, sh->bodies[sh->next], sh->lens[sh->next],
-                        sh->ks[sh->next]);
-    }
+    for (; sh->next < end; sh->next++)
+        send_nth(sh, sh->next);
     if (sh->next < sh->n &&
         event_base_once(base, -1, EV_TIMEOUT, send_slice, sh, &next_turn) == 0)
         return;
-    for (; sh->next < sh->n; sh->next++) { /* cannot defer: send now */
-        struct waiter *w = sh->v[sh->next];
-        if (!w || !sh->bodies[sh->next])
-            continue;
-        w->reading = 0;
-        if (w->gone)
-            waiter_free(w);
-        else
-            send_shared(w, sh->bodies[sh->next], sh->lens[sh->next],
-                        sh->ks[sh->next]);
-    }
+    for (; sh->next < sh->n; sh->next++) /* cannot defer: send now */
+        send_nth(sh, sh->next);
     shared_free(sh);
 }
 
