@@ -145,26 +145,10 @@ int user_record_names(const char *json, size_t len, char uuid[37],
 
 int user_map_load(struct user_map *m, const redisReply *flat)
 {
-    struct store_user *users;
-    long n = store_parse_userinfo(flat, &users);
+    long n = store_parse_userinfo(flat, &m->v);
 
-    m->v = NULL;
-    m->n = 0;
-    if (n < 0)
-        return -1;
-    m->v = calloc(n ? (size_t)n : 1, sizeof *m->v);
-    if (!m->v) {
-        free(users);
-        return -1;
-    }
-    for (long i = 0; i < n; i++) {
-        m->v[i].uuid = users[i].uuid;
-        m->v[i].name = users[i].name;
-        m->v[i].online = users[i].online;
-    }
-    m->n = (size_t)n;
-    free(users);
-    return 0;
+    m->n = n > 0 ? (size_t)n : 0;
+    return n < 0 ? -1 : 0;
 }
 
 void user_map_free(struct user_map *m)
@@ -176,7 +160,7 @@ void user_map_free(struct user_map *m)
     m->n = 0;
 }
 
-const struct user_entry *user_map_find(const struct user_map *m,
+const struct store_user *user_map_find(const struct user_map *m,
                                        const char *uuid)
 {
     if (!m || !uuid)
@@ -206,12 +190,12 @@ void render_user(struct jbuf *b, const char *uuid, const char *name, int online)
 static void render_party(struct jbuf *b, const char *key, const char *uuid,
                          const struct user_map *m)
 {
-    const struct user_entry *u = user_map_find(m, uuid);
+    const struct store_user *u = user_map_find(m, uuid);
     if (!u)
         return;
     jbuf_raw(b, ",", 1);
     jbuf_key(b, key);
-    render_user(b, u->uuid, u->name, u->online);
+    render_user_n(b, u->uuid, u->name, u->name_len, u->online);
 }
 
 void render_message_parts(struct jbuf *b, const char *id, const char *sender,

@@ -11,14 +11,10 @@
 #include "common/jbuf.h"
 #include "common/store.h"
 
-struct user_entry {
-    const char *uuid; /* borrowed from the reply */
-    const char *name; /* borrowed; NULL when the user is unknown */
-    int online;
-};
-
+/* The users a reply names (a parsed userinfo list; strings borrowed from
+ * the reply). */
 struct user_map {
-    struct user_entry *v;
+    struct store_user *v;
     size_t n;
 };
 
@@ -26,7 +22,8 @@ struct user_map {
  * no memory. Free with user_map_free (NULL-safe fields). */
 int user_map_load(struct user_map *m, const redisReply *flat);
 void user_map_free(struct user_map *m);
-const struct user_entry *user_map_find(const struct user_map *m,
+/* The known user with that uuid, or NULL (absent or record unknown). */
+const struct store_user *user_map_find(const struct user_map *m,
                                        const char *uuid);
 
 /* Extracts UUID, Username and (when password is not NULL) Password of a

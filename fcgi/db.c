@@ -142,6 +142,26 @@ io_error:
     return chat_fail(e, CHAT_E_REDIS, NULL);
 }
 
+/* Settles the reply of one command: NULL (connection lost) is 503, an
+ * error reply is mapped and freed, anything else goes to *out. */
+static enum chat_err take_reply(struct db *d, redisReply *r, redisReply **out,
+                                struct chat_error *e)
+{
+    if (!r) {
+        mark_down(d, d->ctx->errstr);
+        return chat_fail(e, CHAT_E_REDIS, NULL);
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        enum chat_err err = store_reply_error(r, e);
+        if (err == CHAT_E_REDIS || err == CHAT_E_INTERNAL)
+            log_warn("redis error: %.200s", r->str);
+        freeReplyObject(r);
+        return err;
+    }
+    *out = r;
+    return CHAT_OK;
+}
+
 enum chat_err db_command(struct db *d, int argc, const char **argv,
                          const size_t *argvlen, redisReply **out,
                          struct chat_error *e)
@@ -149,18 +169,7 @@ enum chat_err db_command(struct db *d, int argc, const char **argv,
     *out = NULL;
     if (ensure_connected(d))
         return chat_fail(e, CHAT_E_REDIS, NULL);
-    *out = redisCommandArgv(d->ctx, argc, argv, argvlen);
-    if (!*out) {
-        mark_down(d, d->ctx->errstr);
-        return chat_fail(e, CHAT_E_REDIS, NULL);
-    }
-    if ((*out)->type == REDIS_REPLY_ERROR) {
-        enum chat_err err = store_reply_error(*out, e);
-        freeReplyObject(*out);
-        *out = NULL;
-        return err;
-    }
-    return CHAT_OK;
+    return take_reply(d, redisCommandArgv(d->ctx, argc, argv, argvlen), out, e);
 }
 
 enum chat_err db_call(struct db *d, struct store_call *c, redisReply **out,
@@ -177,17 +186,5 @@ enum chat_err db_call(struct db *d, struct store_call *c, redisReply **out,
         store_call_use_eval(c);
         r = send_call(d, c);
     }
-    if (!r) {
-        mark_down(d, d->ctx->errstr);
-        return chat_fail(e, CHAT_E_REDIS, NULL);
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        enum chat_err err = store_reply_error(r, e);
-        if (err == CHAT_E_REDIS || err == CHAT_E_INTERNAL)
-            log_warn("redis error: %.200s", r->str);
-        freeReplyObject(r);
-        return err;
-    }
-    *out = r;
-    return CHAT_OK;
+    return take_reply(d, r, out, e);
 }

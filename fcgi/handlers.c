@@ -536,7 +536,7 @@ static void write_members(struct jbuf *out, const redisReply *members,
 
     jbuf_cstr(out, "\"users\":[");
     for (size_t i = 0; i < members->elements; i++) {
-        const struct user_entry *u;
+        const struct store_user *u;
         if (members->element[i]->type != REDIS_REPLY_STRING)
             continue;
         u = user_map_find(m, members->element[i]->str);
@@ -544,7 +544,7 @@ static void write_members(struct jbuf *out, const redisReply *members,
             continue;
         if (n++)
             jbuf_raw(out, ",", 1);
-        render_user(out, u->uuid, u->name, u->online);
+        render_user_n(out, u->uuid, u->name, u->name_len, u->online);
     }
     jbuf_raw(out, "]", 1);
 }
