@@ -64,7 +64,7 @@ KEY=$(awk 'NR==1 {print $2}' "$DIR/sessions")
 # poll is (RSS while N are held - RSS before the first run) / N, on runs of
 # growing N; the proxy series (after 10000 direct) is not meaningful there.
 RSS_BASE=$(rss_kb "$POLLER")
-UID_=$(rcli get "rcg:key.$KEY")
+UID_=$(rcli get "rcg:key.$KEY" | cut -f1)
 
 # paths N [latency]: one poll path per session, with the cursor that follows
 # everything stored now ("<tag>.<last event>.<join count>.<list length>",

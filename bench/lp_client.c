@@ -356,6 +356,31 @@ static void send_poll(struct conn *c, int latency)
     c->sent = 1;
 }
 
+/* Latency mode: a new connection for the next poll of c. */
+static void redial(int ep, const struct opts *o, struct conn *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+
+    if (c->fd >= 0) {
+        if (epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL) != 0)
+            die("epoll_ctl del");
+        close(c->fd);
+    }
+    c->fd = dial(o->target, 1);
+    c->sent = 0;
+    c->done = 0;
+    c->len = 0;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
+        die("epoll_ctl");
+}
+
+/* The answer's headers say the server closes the connection after it. */
+static int closes(const char *head, size_t len)
+{
+    return find(head, len, "Connection: close", 17) != NULL ||
+           find(head, len, "connection: close", 17) != NULL;
+}
+
 static long long *hist;
 static long long lat_count, lat_over;
 
@@ -538,22 +563,16 @@ static int run_hold(const struct opts *o, int latency)
                     if (!c->done && !latency)
                         early++;
                     c->done = 1;
+                    if (latency) {
+                        /* the server closed: re-poll on a new connection */
+                        redial(ep, o, c);
+                        connected--;
+                        continue;
+                    }
                     if (epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL) != 0)
                         die("epoll_ctl del");
                     close(c->fd);
                     c->fd = -1;
-                    if (latency) {
-                        /* the server closed: re-poll on a new connection */
-                        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
-                                                 .data.ptr = c};
-                        c->fd = dial(o->target, 1);
-                        c->sent = 0;
-                        c->done = 0;
-                        c->len = 0;
-                        connected--;
-                        if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-                            die("epoll_ctl");
-                    }
                     continue;
                 }
                 c->len += (size_t)r;
@@ -571,6 +590,11 @@ static int run_hold(const struct opts *o, int latency)
                 } else if (!latency && !c->done) {
                     early++;
                     c->done = 1;
+                }
+                if (latency && closes(c->buf, total - body_len)) {
+                    redial(ep, o, c); /* the next poll once it connects */
+                    connected--;
+                    continue;
                 }
                 memmove(c->buf, c->buf + total, c->len - total);
                 c->len -= total;

@@ -122,6 +122,21 @@ static const struct feed_hooks hooks = {
     .cmd_up = waiters_cmd_up,
 };
 
+/* Timers to the microsecond (timerfd): the fan-out yields to the loop
+ * between slices with a 1 us timer, which epoll_wait's millisecond timeout
+ * would round up to 1 ms per slice. */
+static struct event_base *new_base(void)
+{
+    struct event_config *c = event_config_new();
+    struct event_base *b = NULL;
+
+    if (c && event_config_set_flag(c, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
+        b = event_base_new_with_config(c);
+    if (c)
+        event_config_free(c);
+    return b;
+}
+
 int main(void)
 {
     char err[256];
@@ -137,7 +152,7 @@ int main(void)
         log_err("initialisation failed");
         return 1;
     }
-    base = event_base_new();
+    base = new_base();
     http = base ? evhttp_new(base) : NULL;
     if (!http || http_setup(http, &cfg) || waiters_init(base, &cfg) ||
         feed_start(base, &cfg, &hooks)) {

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/render.h"
 #include "common/store.h"
+#include "poller/direct.h"
 #include "poller/fanout.h"
 #include "poller/feed.h"
 #include "poller/metrics.h"
@@ -42,6 +43,7 @@ struct waiter {
     unsigned draining : 1; /* answer at the next reply */
     unsigned hup_added : 1;
     unsigned started : 1; /* stream: 200 and headers sent */
+    unsigned buried : 1;  /* answered; in the graveyard until closed */
     unsigned long long sent_seq;
     struct pollreq p; /* key, session, current position */
 };
@@ -53,8 +55,11 @@ static long alive, inflight;
 static int draining;
 static const struct timeval *common_tv[POLLREQ_TIMEOUT_MAX + 1];
 static const struct timeval *heartbeat_tv;
+static struct waiter *graveyard; /* answered polls waiting to be closed */
+static struct event *reaper;
 
 static void start_read(struct waiter *w);
+static void reap(struct waiter *w);
 
 /* --- lists --- */
 
@@ -153,6 +158,10 @@ static void on_hup(evutil_socket_t fd, short what, void *arg)
     ssize_t n;
 
     (void)what;
+    if (w->buried) { /* answered: the client closed first */
+        reap(w);
+        return;
+    }
     n = recv(fd, &c, 1, MSG_PEEK);
     if (n > 0) {
         /* Pipelined bytes: evhttp reads them after the answer; stop
@@ -226,6 +235,113 @@ static void send_body(struct evhttp_request *req, int status, const char *data,
     evbuffer_free(out);
 }
 
+/* --- the graveyard --- */
+
+/* A poll answered straight to its socket keeps its connection and its
+ * hang-up watch until the reaper closes them a loop turn later: the close
+ * and the epoll removal cost about three times the write, so a fan-out
+ * writes every answer first and closes after. */
+#define REAP_SLICE 256
+
+/* Closes an answered poll's connection and frees it; w is out of the
+ * graveyard list. */
+static void close_buried(struct waiter *w)
+{
+    if (w->hup_added)
+        event_del(&w->hup);
+    if (w->conn)
+        evhttp_connection_free(w->conn);
+    alive--;
+    free(w);
+}
+
+static struct waiter *graveyard_pop(void)
+{
+    struct waiter *w = graveyard;
+
+    if (w) {
+        graveyard = w->next;
+        if (graveyard)
+            graveyard->prev = NULL;
+        w->next = NULL;
+    }
+    return w;
+}
+
+/* One answered poll whose client closed first. */
+static void reap(struct waiter *w)
+{
+    if (!w->prev) {
+        (void)graveyard_pop();
+    } else {
+        w->prev->next = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+    }
+    close_buried(w);
+}
+
+static void reap_all(void)
+{
+    struct waiter *w;
+
+    while ((w = graveyard_pop()) != NULL)
+        close_buried(w);
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    const struct timeval next_turn = {0, 1};
+    struct waiter *w;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    for (int i = 0; i < REAP_SLICE && (w = graveyard_pop()) != NULL; i++)
+        close_buried(w);
+    if (graveyard && evtimer_add(reaper, &next_turn) != 0)
+        reap_all();
+}
+
+static void bury(struct waiter *w)
+{
+    const struct timeval next_turn = {0, 1};
+
+    evtimer_del(&w->timer);
+    unlink_waiter(w);
+    evhttp_connection_set_closecb(w->conn, NULL, NULL);
+    gauge(w, -1);
+    w->buried = 1;
+    w->prev = NULL;
+    w->next = graveyard;
+    if (graveyard)
+        graveyard->prev = w;
+    graveyard = w;
+    if (!evtimer_pending(reaper, NULL) && evtimer_add(reaper, &next_turn) != 0)
+        reap(w);
+}
+
+/* Ends a poll with its 200 answer: straight to the socket when it can
+ * (direct.h), else through evhttp. */
+static void settle_ok(struct waiter *w, const char *body, size_t len)
+{
+    struct evhttp_request *req = w->req;
+    enum direct_result r =
+        w->conn ? direct_send(w->conn, body, len) : DIRECT_NOT_SENT;
+
+    metrics.answers++;
+    if (r == DIRECT_SENT) {
+        bury(w);
+        return;
+    }
+    detach(w);
+    if (r == DIRECT_NOT_SENT && req)
+        send_body(req, 200, body, len, 0);
+    w->req = NULL;
+    w->conn = NULL;
+    waiter_free(w);
+}
+
 void waiters_send_error(struct evhttp_request *req, const struct chat_error *e)
 {
     struct jbuf b;
@@ -266,8 +382,8 @@ static void finish_empty(struct waiter *w)
     char cur[CURSOR_MAX];
     struct evhttp_request *req = w->req;
 
-    detach(w);
     if (w->kind == WAITER_STREAM && (w->started || !req)) {
+        detach(w);
         if (req)
             evhttp_send_reply_end(req);
         waiter_free(w);
@@ -279,13 +395,14 @@ static void finish_empty(struct waiter *w)
     jbuf_cstr_q(&b, cur);
     jbuf_cstr(&b, ",\"messages\":[]}");
     if (req && !jbuf_failed(&b)) {
-        metrics.answers++;
-        send_body(req, 200, b.data, b.len, 0);
-    } else if (req) {
-        evhttp_send_error(req, 500, "no memory");
+        settle_ok(w, b.data, b.len);
+    } else {
+        detach(w);
+        if (req)
+            evhttp_send_error(req, 500, "no memory");
+        waiter_free(w);
     }
     jbuf_free(&b);
-    waiter_free(w);
 }
 
 /* --- streams --- */
@@ -399,21 +516,17 @@ static void answer_poll(struct waiter *w, const struct store_poll_result *res,
                         long items)
 {
     struct jbuf b;
-    struct evhttp_request *req = w->req;
 
-    detach(w);
     jbuf_init(&b);
     if (render_poll_json(&b, res, w->p.session) == 0) {
-        metrics.answers++;
         metrics.delivered += (unsigned long long)items;
-        send_body(req, 200, b.data, b.len, 0);
+        settle_ok(w, b.data, b.len);
     } else {
         struct chat_error e = {0};
         chat_fail(&e, CHAT_E_INTERNAL, "cannot render the answer");
-        waiters_send_error(req, &e);
+        finish_error(w, &e);
     }
     jbuf_free(&b);
-    waiter_free(w);
 }
 
 /* After a read with nothing (more) due: park, or read again when a wake
@@ -568,7 +681,8 @@ int waiters_init(struct event_base *b, const struct config *c)
         struct timeval tv = {.tv_sec = c->sse_heartbeat, .tv_usec = 0};
         heartbeat_tv = event_base_init_common_timeout(base, &tv);
     }
-    return heartbeat_tv ? 0 : -1;
+    reaper = evtimer_new(base, on_reap, NULL);
+    return heartbeat_tv && reaper ? 0 : -1;
 }
 
 void waiters_start(struct evhttp_request *req, const struct pollreq *p,
@@ -662,78 +776,15 @@ static void wake_list(struct waiter *w)
     each_in_list(w, wake_one);
 }
 
-/* The parked polls of one fan-out read. Answers leave in slices of
- * SEND_SLICE per loop turn: a reply is only written after the callback
- * returns (PLATFORM E4), so one big loop would hold back the first one. */
-#define SEND_SLICE 256
-
+/* The parked polls of one fan-out read. They stay "reading" until the
+ * reply, so no wake touches them and a hang-up only marks them. */
 struct shared {
-    size_t n, next;
-    char **bodies; /* answer of v[i], NULL when it needs no answer */
-    size_t *lens;
-    long *ks;
+    size_t n;
     struct waiter *v[];
 };
 
-static void send_shared(struct waiter *w, const char *body, size_t len, long k)
-{
-    struct evhttp_request *req = w->req;
-
-    detach(w);
-    metrics.answers++;
-    metrics.delivered += (unsigned long long)k;
-    send_body(req, 200, body, len, 0);
-    waiter_free(w);
-}
-
-static void shared_free(struct shared *sh)
-{
-    for (size_t i = 0; i < sh->n; i++)
-        free(sh->bodies[i]);
-    free(sh->bodies);
-    free(sh->lens);
-    free(sh->ks);
-    free(sh);
-}
-
-/* Answers the i-th waiter of a shared batch (or frees it if it hung up). */
-static void send_nth(struct shared *sh, size_t i)
-{
-    struct waiter *w = sh->v[i];
-
-    if (!w || !sh->bodies[i])
-        return;
-    w->reading = 0;
-    if (w->gone)
-        waiter_free(w);
-    else
-        send_shared(w, sh->bodies[i], sh->lens[i], sh->ks[i]);
-}
-
-static void send_slice(evutil_socket_t fd, short what, void *arg)
-{
-    struct shared *sh = arg;
-    /* Not {0, 0}: event_base_once runs a zero timeout in the same pass
-     * over active events, before any write goes out. */
-    const struct timeval next_turn = {0, 1};
-    size_t end = sh->next + SEND_SLICE < sh->n ? sh->next + SEND_SLICE : sh->n;
-
-    (void)fd;
-    (void)what;
-    for (; sh->next < end; sh->next++)
-        send_nth(sh, sh->next);
-    if (sh->next < sh->n &&
-        event_base_once(base, -1, EV_TIMEOUT, send_slice, sh, &next_turn) == 0)
-        return;
-    for (; sh->next < sh->n; sh->next++) /* cannot defer: send now */
-        send_nth(sh, sh->next);
-    shared_free(sh);
-}
-
-/* Builds every answer of the batch (cheap: the items are joined once),
- * settles the waiters it cannot answer, then sends slice by slice. The
- * waiters to answer stay "reading" until sent, so no wake touches them
- * and a hang-up only marks them. */
+/* Answers every waiter of the batch it can (one write each, closed later
+ * by the reaper); the others read alone, answer empty, or park again. */
 static void on_shared(struct fanout_batch *b, void *arg)
 {
     struct shared *sh = arg;
@@ -744,9 +795,8 @@ static void on_shared(struct fanout_batch *b, void *arg)
     for (size_t i = 0; i < sh->n; i++) {
         struct waiter *w = sh->v[i];
         long k = -1;
+        w->reading = 0;
         if (w->gone) {
-            sh->v[i] = NULL;
-            w->reading = 0;
             waiter_free(w);
             continue;
         }
@@ -755,42 +805,19 @@ static void on_shared(struct fanout_batch *b, void *arg)
             k = fanout_answer(b, &body, w->p.session, w->p.cur.sys, w->p.cur.jn,
                               w->p.cur.pos);
         if (k > 0) {
-            sh->bodies[i] = jbuf_take(&body, &sh->lens[i]);
-            sh->ks[i] = k;
-            if (sh->bodies[i])
-                continue;
-            k = -1;
-        }
-        sh->v[i] = NULL; /* settled here, not by send_slice */
-        w->reading = 0;
-        if (k < 0)
+            metrics.delivered += (unsigned long long)k;
+            settle_ok(w, body.data, body.len);
+        } else if (k < 0) {
             start_read(w); /* outside the batch: its own catch-up read */
-        else if (w->expired || w->draining || draining)
+        } else if (w->expired || w->draining || draining) {
             finish_empty(w);
-        else
+        } else {
             park_or_reread(w);
+        }
     }
     jbuf_free(&body);
-    log_debug("fan-out answers built");
-    send_slice(-1, 0, sh);
-    log_debug("fan-out first slice queued");
-}
-
-static struct shared *shared_new(size_t n)
-{
-    struct shared *sh = malloc(sizeof *sh + n * sizeof(struct waiter *));
-
-    if (!sh)
-        return NULL;
-    sh->n = sh->next = 0;
-    sh->bodies = calloc(n, sizeof *sh->bodies);
-    sh->lens = calloc(n, sizeof *sh->lens);
-    sh->ks = calloc(n, sizeof *sh->ks);
-    if (!sh->bodies || !sh->lens || !sh->ks) {
-        shared_free(sh);
-        return NULL;
-    }
-    return sh;
+    free(sh);
+    log_debug("fan-out answers sent");
 }
 
 /* New chat messages in ch: one read for every parked poll of ch, a read
@@ -810,7 +837,7 @@ static void wake_messages(struct chan *ch)
         hi = n == 0 || w->p.cur.pos > hi ? w->p.cur.pos : hi;
         n++;
     }
-    sh = n ? shared_new(n) : NULL;
+    sh = n ? malloc(sizeof *sh + n * sizeof(struct waiter *)) : NULL;
     if (!sh) {
         wake_list(ch->head);
         return;
@@ -877,7 +904,7 @@ long waiters_count(void)
 
 long waiters_inflight(void)
 {
-    return inflight;
+    return inflight + direct_pending();
 }
 
 static void free_one(struct waiter *w)
@@ -895,4 +922,8 @@ static void free_one(struct waiter *w)
 void waiters_free_all(void)
 {
     each_waiter(free_one);
+    reap_all();
+    if (reaper)
+        event_free(reaper);
+    reaper = NULL;
 }

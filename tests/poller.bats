@@ -310,6 +310,69 @@ metric_is() {
     [ "$(ls /proc/$pid/fd | wc -l)" -lt 30 ]
 }
 
+# poller_fds: open fds of the poller process.
+poller_fds() {
+    ls "/proc/$(cat "$TEST_DIR/poller.pid")/fd" | wc -l
+}
+
+# fds_at_most N: for stack_wait_for.
+fds_at_most() {
+    [ "$(poller_fds)" -le "$1" ]
+}
+
+# header_of FILE NAME: the value of a response header (curl -i output).
+header_of() {
+    tr -d '\r' <"$1" | awk -v n="$2" 'BEGIN {IGNORECASE = 1}
+        /^$/ {exit} index(tolower($0), tolower(n) ":") == 1 {sub(/^[^:]*: */, ""); print}'
+}
+
+@test "poll answers: written whole with their headers, then the connection closes" {
+    sign_in DW "pdw-$RANDOM"
+    join DW ""
+    poll DW "" 0
+    c0=$CURSOR
+    q="sessionUUID=$DW_SESSION&accessKey=$DW_KEY"
+    # a woken poll, straight to the poller
+    fds0=$(poller_fds)
+    curl -s -i --max-time 20 --unix-socket "$TEST_DIR/poller.sock" \
+        "http://poller/poll?$q&cursor=$c0&timeout=15" >"$TEST_DIR/dw1" &
+    pid=$!
+    stack_wait_for 10 metric_is chat_poller_parked_polls -ge 1
+    say DW "" "direct-$$"
+    wait "$pid"
+    head -1 "$TEST_DIR/dw1" | grep -q '^HTTP/1.1 200 OK'
+    [ "$(header_of "$TEST_DIR/dw1" Content-Type)" = "application/json; charset=utf-8" ]
+    [ "$(header_of "$TEST_DIR/dw1" Cache-Control)" = no-store ]
+    [ "$(header_of "$TEST_DIR/dw1" Connection)" = close ]
+    [ -n "$(header_of "$TEST_DIR/dw1" Date)" ]
+    BODY=$(sed '1,/^\r$/d' "$TEST_DIR/dw1")
+    [ "$(header_of "$TEST_DIR/dw1" Content-Length)" = "$(printf '%s' "$BODY" | wc -c)" ]
+    [ "$(messages_of)" = "direct-$$" ]
+    c1=$(jqb .cursor)
+    # the connection is closed afterwards: no fd left once the reaper ran
+    stack_wait_for 3 fds_at_most "$fds0"
+    # an empty answer at its timeout takes the same path
+    curl -s -i --max-time 20 --unix-socket "$TEST_DIR/poller.sock" \
+        "http://poller/poll?$q&cursor=$c1&timeout=1" >"$TEST_DIR/dw2"
+    [ "$(header_of "$TEST_DIR/dw2" Connection)" = close ]
+    BODY=$(sed '1,/^\r$/d' "$TEST_DIR/dw2")
+    [ "$(jqb '.messages | length')" = 0 ]
+    [ "$(jqb .cursor)" = "$c1" ]
+    # an answer too large for one write goes through evhttp, whole
+    long=$(head -c 4000 /dev/zero | tr '\0' 'x')
+    for i in $(seq 1 12); do say DW "" "$i-$long"; done
+    curl -s -i --max-time 20 --unix-socket "$TEST_DIR/poller.sock" \
+        "http://poller/poll?$q&cursor=$c1&timeout=0" >"$TEST_DIR/dw3"
+    head -1 "$TEST_DIR/dw3" | grep -q '^HTTP/1.1 200'
+    BODY=$(sed '1,/^\r$/d' "$TEST_DIR/dw3")
+    [ "$(header_of "$TEST_DIR/dw3" Content-Length)" = "$(printf '%s' "$BODY" | wc -c)" ]
+    [ "$(printf '%s' "$BODY" | wc -c)" -gt 48000 ]
+    [ "$(messages_of | wc -l)" = 12 ]
+    [ "$(messages_of | head -1)" = "1-$long" ]
+    [ "$(messages_of | tail -1)" = "12-$long" ]
+    stack_wait_for 3 fds_at_most "$fds0"
+}
+
 @test "connections that never send a request line, and junk, do not hurt" {
     for _ in $(seq 1 50); do
         exec {fd}<>"/dev/tcp/127.0.0.1/$HTTP_PORT" || true
