@@ -1,5 +1,7 @@
 /* db.c - the per-thread synchronous Redis connection. */
+#include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -77,9 +79,59 @@ static int is_stale(redisContext *c)
     return poll(&p, 1, 0) != 0;
 }
 
+/* Waits for a reply in poll(), not in read(): a thread asleep in read()
+ * on a unix socket is also woken when Redis merely consumes the command
+ * (unix_write_space wakes every sleeper on the socket), which cost a
+ * second context switch per call; poll() wakes for POLLIN only. */
+static int wait_readable(struct db *d)
+{
+    struct pollfd p = {.fd = d->ctx->fd, .events = POLLIN};
+    int n;
+
+    do
+        n = poll(&p, 1, d->cfg->redis_timeout_ms);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return 0;
+    /* as hiredis reports its own I/O errors, for mark_down() */
+    d->ctx->err = REDIS_ERR_IO;
+    snprintf(d->ctx->errstr, sizeof d->ctx->errstr, "%s",
+             n == 0 ? "timed out waiting for a reply" : strerror(errno));
+    return -1;
+}
+
+/* The next reply, as redisGetReply() reads it but waiting in
+ * wait_readable(). NULL on an I/O error or timeout (see d->ctx->errstr). */
+static redisReply *read_reply(struct db *d)
+{
+    void *r = NULL;
+    int done = 0;
+
+    do {
+        if (redisBufferWrite(d->ctx, &done) != REDIS_OK)
+            return NULL;
+    } while (!done);
+    for (;;) {
+        if (redisGetReplyFromReader(d->ctx, &r) != REDIS_OK)
+            return NULL;
+        if (r)
+            return r;
+        if (wait_readable(d) || redisBufferRead(d->ctx) != REDIS_OK)
+            return NULL;
+    }
+}
+
+static redisReply *send_argv(struct db *d, int argc, const char **argv,
+                             const size_t *argvlen)
+{
+    if (redisAppendCommandArgv(d->ctx, argc, argv, argvlen) != REDIS_OK)
+        return NULL;
+    return read_reply(d);
+}
+
 static redisReply *send_call(struct db *d, struct store_call *c)
 {
-    return redisCommandArgv(d->ctx, c->argc, c->argv, c->argvlen);
+    return send_argv(d, c->argc, c->argv, c->argvlen);
 }
 
 /* Connects when needed, replacing a connection that went stale. */
@@ -118,10 +170,9 @@ enum chat_err db_pipeline(struct db *d, struct store_call *calls, int n,
             goto io_error;
     }
     for (i = 0; i < n; i++) {
-        void *r = NULL;
-        if (redisGetReply(d->ctx, &r) != REDIS_OK)
+        replies[i] = read_reply(d);
+        if (!replies[i])
             goto io_error;
-        replies[i] = r;
     }
     for (i = 0; i < n; i++) {
         if (store_reply_noscript(replies[i])) {
@@ -169,7 +220,7 @@ enum chat_err db_command(struct db *d, int argc, const char **argv,
     *out = NULL;
     if (ensure_connected(d))
         return chat_fail(e, CHAT_E_REDIS, NULL);
-    return take_reply(d, redisCommandArgv(d->ctx, argc, argv, argvlen), out, e);
+    return take_reply(d, send_argv(d, argc, argv, argvlen), out, e);
 }
 
 enum chat_err db_call(struct db *d, struct store_call *c, redisReply **out,

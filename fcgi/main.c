@@ -53,7 +53,7 @@ static void *worker(void *arg)
             log_info("client went away before the reply");
         request_free(&rq);
         reply_free(&rep);
-        FCGX_Finish_r(&fr);
+        request_finish_fcgi(&fr);
     }
     FCGX_Free(&fr, 0);
     db_close(&db);

@@ -45,6 +45,10 @@ void request_free(struct request *rq); /* NULL-safe */
 int reply_write_fcgi(const struct reply *r, struct FCGX_Request *fr);
 int reply_write_cgi(const struct reply *r);
 
+/* Ends a FastCGI request (sends the output, closes the connection); the
+ * request is ready for the next FCGX_Accept_r(). */
+void request_finish_fcgi(struct FCGX_Request *fr);
+
 /* Value of a query parameter, URL-decoded into out. Returns 1 when present,
  * 0 when absent, -1 when malformed or longer than outsz. */
 int request_query_param(const struct request *rq, const char *name, char *out,
