@@ -73,8 +73,8 @@ static void send_tail(struct evhttp_connection *conn, struct bufferevent *bev,
     pending++;
 }
 
-enum direct_result direct_send(struct evhttp_connection *conn,
-                               const char *body, size_t len)
+enum direct_result direct_send(struct evhttp_connection *conn, const char *body,
+                               size_t len)
 {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;

@@ -14,17 +14,17 @@
 struct evhttp_connection;
 
 enum direct_result {
-    DIRECT_NOT_SENT, /* nothing written: answer through evhttp */
-    DIRECT_SENT,     /* all written (or the client is gone): the caller
-                        frees conn, and may do so later (it only closes) */
+    DIRECT_NOT_SENT,   /* nothing written: answer through evhttp */
+    DIRECT_SENT,       /* all written (or the client is gone): the caller
+                          frees conn, and may do so later (it only closes) */
     DIRECT_HANDED_OVER /* part written: conn now belongs to direct.c, which
                           sends the rest and frees it; the caller removes
                           its own events on the socket now */
 };
 
 /* Sends "200 OK" with the JSON body on conn's socket. */
-enum direct_result direct_send(struct evhttp_connection *conn,
-                               const char *body, size_t len);
+enum direct_result direct_send(struct evhttp_connection *conn, const char *body,
+                               size_t len);
 
 /* Answers whose tail is still being written (a socket that took part). */
 long direct_pending(void);
