@@ -122,9 +122,9 @@ static const struct feed_hooks hooks = {
     .cmd_up = waiters_cmd_up,
 };
 
-/* Timers to the microsecond (timerfd): the fan-out yields to the loop
- * between slices with a 1 us timer, which epoll_wait's millisecond timeout
- * would round up to 1 ms per slice. */
+/* Timers to the microsecond (timerfd): the reaper of answered polls
+ * yields to the loop between slices with a 1 us timer, which epoll_wait's
+ * millisecond timeout would round up to 1 ms per slice. */
 static struct event_base *new_base(void)
 {
     struct event_config *c = event_config_new();

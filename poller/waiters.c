@@ -245,6 +245,9 @@ static void send_body(struct evhttp_request *req, int status, const char *data,
  * writes every answer first and closes after. */
 #define REAP_SLICE 256
 
+/* Not {0, 0}: a zero timeout runs in the same pass over active events. */
+static const struct timeval reap_turn = {0, 1};
+
 static unsigned long reaped_since_trim;
 
 /* After a fan-out the heap keeps its peak (PLATFORM E5): hand the freed
@@ -310,7 +313,6 @@ static void reap_all(void)
 
 static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
-    const struct timeval next_turn = {0, 1};
     struct waiter *w;
 
     (void)fd;
@@ -318,7 +320,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     (void)arg;
     for (int i = 0; i < REAP_SLICE && (w = graveyard_pop()) != NULL; i++)
         close_buried(w);
-    if (graveyard && evtimer_add(reaper, &next_turn) != 0)
+    if (graveyard && evtimer_add(reaper, &reap_turn) != 0)
         reap_all();
     if (!graveyard)
         trim_heap();
@@ -326,8 +328,6 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 
 static void bury(struct waiter *w)
 {
-    const struct timeval next_turn = {0, 1};
-
     evtimer_del(&w->timer);
     unlink_waiter(w);
     evhttp_connection_set_closecb(w->conn, NULL, NULL);
@@ -338,7 +338,7 @@ static void bury(struct waiter *w)
     if (graveyard)
         graveyard->prev = w;
     graveyard = w;
-    if (!evtimer_pending(reaper, NULL) && evtimer_add(reaper, &next_turn) != 0)
+    if (!evtimer_pending(reaper, NULL) && evtimer_add(reaper, &reap_turn) != 0)
         reap(w);
 }
 
