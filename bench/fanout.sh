@@ -89,26 +89,37 @@ api_request() {
         "$KEY" "${#body}" "$body" >"$DIR/request"
 }
 
-# run_poller TARGET N: one fan-out run; prints "last_ms first_ms rss_per_poll_B".
-run_poller() {
-    local target=$1 n=$2 mark out rss0 rss1
-    mark="fanout-$RANDOM$RANDOM"
-    paths "$n"
-    api_request "$mark"
-    rss0=$RSS_BASE
-    "$LP" fanout --target "$target" --paths "$DIR/paths" --n "$n" \
-        --publish "127.0.0.1:$HTTP" --request "$DIR/request" --expect "$mark" \
+# fanout_start TARGET PUBLISH N MARK: lp_client holds N polls of $DIR/paths
+# on TARGET, then sends $DIR/request to PUBLISH, in the background (LP_PID).
+fanout_start() {
+    "$LP" fanout --target "$1" --paths "$DIR/paths" --n "$3" \
+        --publish "$2" --request "$DIR/request" --expect "$4" \
         --settle 3 >"$DIR/out" &
-    local lp=$!
-    stack_wait_for 20 parked_ge "$n" || true
-    rss1=$(rss_kb "$POLLER")
-    wait "$lp" || true
+    LP_PID=$!
+}
+
+# fanout_report N RSS0 RSS1: waits for lp_client and prints
+# "last_ms first_ms rss_per_poll_B" (the run itself goes to stderr).
+fanout_report() {
+    local n=$1 rss0=$2 rss1=$3 out
+    wait "$LP_PID" || true
     out=$(cat "$DIR/out")
-    echo "    $out (rss +$(( (rss1 - rss0) ))) kB" >&2
+    echo "    $out (rss +$(( rss1 - rss0 )) kB)" >&2
     awk -v r0="$rss0" -v r1="$rss1" -v n="$n" '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         printf "%s %s %d\n", v["last_ms"], v["first_ms"], (r1 - r0) * 1024 / n }' <<<"$out"
     sleep 1
+}
+
+# run_poller TARGET N: one fan-out run; prints "last_ms first_ms rss_per_poll_B".
+run_poller() {
+    local target=$1 n=$2 mark
+    mark="fanout-$RANDOM$RANDOM"
+    paths "$n"
+    api_request "$mark"
+    fanout_start "$target" "127.0.0.1:$HTTP" "$n" "$mark"
+    stack_wait_for 20 parked_ge "$n" || true
+    fanout_report "$n" "$RSS_BASE" "$(rss_kb "$POLLER")"
 }
 
 nginx_start() {
@@ -133,28 +144,16 @@ CONF
 }
 
 run_nchan() {
-    local n=$1 ch mark out worker rss0 rss1 body
+    local n=$1 ch mark worker
     ch="bench$RANDOM$RANDOM"
     mark="fanout-$RANDOM$RANDOM"
     worker=$(pgrep -P "$NGINX_PID" | head -1)
     for _ in $(seq 1 "$n"); do echo "/sub?ch=$ch"; done >"$DIR/paths"
-    body="$mark"
     printf 'POST /pub?ch=%s HTTP/1.1\r\nHost: bench\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s' \
-        "$ch" "${#body}" "$body" >"$DIR/request"
-    rss0=$NCHAN_BASE
-    "$LP" fanout --target "127.0.0.1:$NGX" --paths "$DIR/paths" --n "$n" \
-        --publish "127.0.0.1:$NGX" --request "$DIR/request" --expect "$mark" \
-        --settle 3 >"$DIR/out" &
-    local lp=$!
+        "$ch" "${#mark}" "$mark" >"$DIR/request"
+    fanout_start "127.0.0.1:$NGX" "127.0.0.1:$NGX" "$n" "$mark"
     sleep 2.5
-    rss1=$(rss_kb "$worker")
-    wait "$lp" || true
-    out=$(cat "$DIR/out")
-    echo "    $out (rss +$(( rss1 - rss0 )) kB)" >&2
-    awk -v r0="$rss0" -v r1="$rss1" -v n="$n" '{
-        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s %s %d\n", v["last_ms"], v["first_ms"], (r1 - r0) * 1024 / n }' <<<"$out"
-    sleep 1
+    fanout_report "$n" "$NCHAN_BASE" "$(rss_kb "$worker")"
 }
 
 # series NAME FN TARGET Ns...: RUNS runs each; median of last/first/rss.
