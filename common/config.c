@@ -28,6 +28,8 @@ struct setting {
 static const struct setting settings[] = {
     {.name = "REDIS_ADDRESS", .def = "127.0.0.1:6379", STR(redis_address)},
     {.name = "REDIS_PASSWORD", .def = "", STR(redis_password)},
+    {.name = "REDIS_DB", .def = "0", INT(redis_db, 0, 1000000)},
+    {.name = "CHAT_KEYSPACE_SETUP", .def = "1", INT(keyspace_setup, 0, 1)},
     {.name = "CHAT_REDIS_TIMEOUT_MS",
      .def = "2000",
      INT(redis_timeout_ms, 10, 60000)},

@@ -8,6 +8,8 @@ struct config {
     int redis_port;           /* from REDIS_ADDRESS port part */
     char redis_address[300];  /* REDIS_ADDRESS, "host:port" or a socket path */
     char redis_password[256]; /* REDIS_PASSWORD (original), "" = no AUTH */
+    int redis_db;             /* REDIS_DB: database number (SELECT) */
+    int keyspace_setup;       /* CHAT_KEYSPACE_SETUP: may CONFIG SET notify */
     int redis_timeout_ms;     /* CHAT_REDIS_TIMEOUT_MS: connect and command */
     int threads;              /* CHAT_THREADS: FastCGI worker threads */
     int pwhash_ops;           /* CHAT_PWHASH_OPSLIMIT: argon2id passes */

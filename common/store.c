@@ -667,6 +667,96 @@ void store_ping(struct store_call *c)
     arg_str(c, "PING");
 }
 
+static int is_bulk(const redisReply *r);
+
+#define PROBE_MAXLEN "1000" /* the newest elements LPOS compares */
+
+int store_message_probe(struct store_call *c, const char *channel,
+                        const char *payload, size_t len)
+{
+    int n;
+
+    memset(c, 0, sizeof *c);
+    c->script = S__MAX;
+    n = snprintf(c->keybuf, sizeof c->keybuf, "channelMessages.%s", channel);
+    if (n < 0 || (size_t)n >= sizeof c->keybuf)
+        return -1;
+    arg_str(c, "LPOS");
+    arg(c, c->keybuf, (size_t)n);
+    arg(c, payload, len);
+    arg_str(c, "RANK");
+    arg_str(c, "-1");
+    arg_str(c, "MAXLEN");
+    arg_str(c, PROBE_MAXLEN);
+    return 0;
+}
+
+#define KEYSPACE_FMT "__keyspace@%d__:channelMessages."
+
+int store_keyspace_name(char *out, size_t n, int db, const char *channel)
+{
+    int len = snprintf(out, n, KEYSPACE_FMT "%s", db, channel);
+    return len < 0 || (size_t)len >= n ? -1 : 0;
+}
+
+const char *store_keyspace_channel_of(const char *name, int db)
+{
+    char prefix[64];
+    int len = snprintf(prefix, sizeof prefix, KEYSPACE_FMT, db);
+
+    if (len < 0 || (size_t)len >= sizeof prefix ||
+        strncmp(name, prefix, (size_t)len) != 0 || !name[len])
+        return NULL;
+    return name + len;
+}
+
+void store_notify_get(struct store_call *c)
+{
+    memset(c, 0, sizeof *c);
+    c->script = S__MAX;
+    arg_str(c, "CONFIG");
+    arg_str(c, "GET");
+    arg_str(c, "notify-keyspace-events");
+}
+
+int store_notify_parse(const redisReply *r, char *flags, size_t n)
+{
+    const redisReply *v;
+
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return -1;
+    v = r->element[1];
+    if (!is_bulk(v) || v->len >= n)
+        return -1;
+    memcpy(flags, v->str, v->len + 1);
+    return 0;
+}
+
+int store_notify_covers(const char *flags)
+{
+    return strchr(flags, 'K') && (strchr(flags, 'l') || strchr(flags, 'A'));
+}
+
+void store_notify_set(struct store_call *c, const char *current)
+{
+    size_t n = strlen(current);
+
+    memset(c, 0, sizeof *c);
+    c->script = S__MAX;
+    if (n > sizeof c->keybuf - 3)
+        n = 0; /* cannot be: Redis flags are a few letters */
+    memcpy(c->keybuf, current, n);
+    if (!strchr(current, 'K'))
+        c->keybuf[n++] = 'K';
+    if (!strchr(current, 'l') && !strchr(current, 'A'))
+        c->keybuf[n++] = 'l';
+    c->keybuf[n] = '\0';
+    arg_str(c, "CONFIG");
+    arg_str(c, "SET");
+    arg_str(c, "notify-keyspace-events");
+    arg(c, c->keybuf, n);
+}
+
 static int is_bulk(const redisReply *r)
 {
     return r &&

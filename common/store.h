@@ -15,7 +15,11 @@
  *   channelSenderRecipient.<a>.<b> string private channel (both ways) -
  *   channelUsers.<channel>         hash   member uuid -> time        -
  *   channelMessages.<channel>      list   message JSON + "\n"        -
- *   PUBLISH <channel>              the same bytes as the RPUSH
+ *   PUBLISH <channel>              the same bytes as the RPUSH (the Go
+ *                                  server sends it first, then RPUSHes)
+ *   __keyspace@<db>__:channelMessages.<channel>  keyspace notification of
+ *                                  each list write, when the server has
+ *                                  notify-keyspace-events K + l (or A)
  * Keys of this project (prefix "rcg:", never touched by the original):
  *   rcg:key.<accessKey>            string user uuid          key TTL, sliding
  *   rcg:session.<session>          hash   user ch r jn pos sys  session TTL
@@ -41,6 +45,10 @@
 #define STORE_WAKE_CHANNEL STORE_PREFIX "wake"
 #define STORE_HISTORY      10
 #define STORE_ARGS_MAX     20
+#define STORE_KEY_MAX      256 /* a key or pub/sub name built here */
+/* notify-keyspace-events flags this project needs: K (keyspace channel)
+ * and l (list commands; A includes it). */
+#define STORE_NOTIFY_FLAGS_MAX 32
 
 enum store_script {
     S_READY,
@@ -66,6 +74,7 @@ struct store_call {
     size_t argvlen[STORE_ARGS_MAX];
     char numbuf[6][24];
     int nums;
+    char keybuf[STORE_KEY_MAX]; /* a key name built for a plain command */
 };
 
 /* Builds the script texts and their SHA1s; call once at startup, before
@@ -178,6 +187,37 @@ void store_mget_free(struct store_mget *c); /* NULL-safe */
 
 /* Health probe argv: PING. */
 void store_ping(struct store_call *c);
+
+/* LPOS channelMessages.<channel> <payload> RANK -1 MAXLEN 1000 -- output:
+ * integer (stored) or nil (not yet). The poller asks this after a PUBLISH
+ * to know whether the Go server's RPUSH has landed. payload borrowed.
+ * Returns -1 when the channel name is too long. */
+int store_message_probe(struct store_call *c, const char *channel,
+                        const char *payload, size_t len);
+
+/* --- keyspace notifications (wake on the list write itself) --- */
+
+/* The keyspace channel of channelMessages.<channel> in db into out;
+ * channel "*" gives the PSUBSCRIBE pattern of every chat list. Returns
+ * -1 when it does not fit. */
+int store_keyspace_name(char *out, size_t n, int db, const char *channel);
+
+/* The chat channel a keyspace notification name is about, or NULL when
+ * name is not the keyspace channel of a chat list of db. */
+const char *store_keyspace_channel_of(const char *name, int db);
+
+/* CONFIG GET notify-keyspace-events. */
+void store_notify_get(struct store_call *c);
+
+/* The flags of a CONFIG GET reply into flags. Returns 0, or -1 when the
+ * reply is an error (CONFIG renamed away, ACL) or of another shape. */
+int store_notify_parse(const redisReply *r, char *flags, size_t n);
+
+/* Nonzero when flags make Redis notify every chat list write. */
+int store_notify_covers(const char *flags);
+
+/* CONFIG SET notify-keyspace-events <current flags + K + l>. */
+void store_notify_set(struct store_call *c, const char *current);
 
 /* --- reply shapes --- */
 

@@ -31,38 +31,55 @@ static void mark_down(struct db *d, const char *why)
     db_close(d);
 }
 
-static int authenticate(struct db *d)
+/* Runs one setup command (AUTH, SELECT); 0 when Redis accepted it. */
+static int setup_command(redisContext *c, int argc, const char **argv)
 {
-    redisReply *r;
-    int ok;
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
 
-    if (!d->cfg->redis_password[0])
-        return 0;
-    r = redisCommand(d->ctx, "AUTH %s", d->cfg->redis_password);
-    ok = r && r->type != REDIS_REPLY_ERROR;
     if (r && !ok)
-        log_err("redis AUTH failed: %s", r->str);
+        log_err("redis %s failed: %.200s", argv[0], r->str);
     freeReplyObject(r);
     return ok ? 0 : -1;
 }
 
+redisContext *db_connect(const struct config *cfg, char *why, size_t n)
+{
+    struct timeval tv = {.tv_sec = cfg->redis_timeout_ms / 1000,
+                         .tv_usec = (long)(cfg->redis_timeout_ms % 1000) * 1000};
+    redisContext *c;
+    char db[16];
+    const char *auth[] = {"AUTH", cfg->redis_password};
+    const char *select[] = {"SELECT", db};
+
+    if (cfg->redis_host[0] == '/')
+        c = redisConnectUnixWithTimeout(cfg->redis_host, tv);
+    else
+        c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
+    if (!c || c->err) {
+        snprintf(why, n, "%s", c ? c->errstr : "out of memory");
+        goto fail;
+    }
+    snprintf(why, n, "setup failed");
+    snprintf(db, sizeof db, "%d", cfg->redis_db);
+    if (redisSetTimeout(c, tv) != REDIS_OK ||
+        (cfg->redis_password[0] && setup_command(c, 2, auth)) ||
+        (cfg->redis_db && setup_command(c, 2, select)))
+        goto fail;
+    return c;
+fail:
+    if (c)
+        redisFree(c);
+    return NULL;
+}
+
 static int connect_now(struct db *d)
 {
-    struct timeval tv = {.tv_sec = d->cfg->redis_timeout_ms / 1000,
-                         .tv_usec =
-                             (long)(d->cfg->redis_timeout_ms % 1000) * 1000};
+    char why[128];
 
-    if (d->cfg->redis_host[0] == '/')
-        d->ctx = redisConnectUnixWithTimeout(d->cfg->redis_host, tv);
-    else
-        d->ctx =
-            redisConnectWithTimeout(d->cfg->redis_host, d->cfg->redis_port, tv);
-    if (!d->ctx || d->ctx->err) {
-        mark_down(d, d->ctx ? d->ctx->errstr : "out of memory");
-        return -1;
-    }
-    if (redisSetTimeout(d->ctx, tv) != REDIS_OK || authenticate(d)) {
-        mark_down(d, "setup failed");
+    d->ctx = db_connect(d->cfg, why, sizeof why);
+    if (!d->ctx) {
+        mark_down(d, why);
         return -1;
     }
     if (d->down_logged)

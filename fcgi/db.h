@@ -18,6 +18,10 @@ struct db {
 };
 
 void db_init(struct db *d, const struct config *cfg);
+
+/* A new connection with cfg's timeouts, AUTH and SELECT done, or NULL
+ * with the reason in why. */
+redisContext *db_connect(const struct config *cfg, char *why, size_t n);
 void db_close(struct db *d); /* NULL-safe */
 
 /* Runs c. On CHAT_OK *out is the reply (caller frees it with

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/pollreq.h"
 #include "common/render.h"
 #include "common/store.h"
@@ -17,6 +18,60 @@
 #include "fcgi/poll_wait.h"
 
 static atomic_int stopping;
+
+/* Whether Redis notifies list writes (keyspace notifications): asked at
+ * most every KEYSPACE_CHECK_MS per process, and switched on with CONFIG
+ * SET when CHAT_KEYSPACE_SETUP allows. */
+#define KEYSPACE_CHECK_MS 10000
+static atomic_int keyspace;
+static atomic_llong keyspace_checked_ms;
+static atomic_int keyspace_logged;
+
+/* One plain command; its reply (error replies included) or NULL. */
+static redisReply *plain_command(struct db *db, struct store_call *c)
+{
+    struct chat_error e = {0};
+    redisReply *r = NULL;
+
+    if (db_pipeline(db, c, 1, &r, &e) != CHAT_OK)
+        return NULL;
+    return r;
+}
+
+static int keyspace_check(struct db *db, const struct config *cfg)
+{
+    struct store_call c;
+    redisReply *r;
+    char flags[STORE_NOTIFY_FLAGS_MAX];
+    int on = 0, got;
+
+    store_notify_get(&c);
+    r = plain_command(db, &c);
+    got = store_notify_parse(r, flags, sizeof flags) == 0;
+    freeReplyObject(r);
+    if (got && !(on = store_notify_covers(flags)) && cfg->keyspace_setup) {
+        store_notify_set(&c, flags);
+        r = plain_command(db, &c);
+        on = r && r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+    }
+    if (!on && !atomic_exchange(&keyspace_logged, 1))
+        log_info("keyspace notifications are off (set notify-keyspace-events "
+                 "Kl in redis.conf): Go server messages are found by "
+                 "re-reading");
+    return on;
+}
+
+static int keyspace_on(struct db *db, const struct config *cfg)
+{
+    long long now = poll_wait_now_ms(), last = atomic_load(&keyspace_checked_ms);
+
+    if (last && now - last < KEYSPACE_CHECK_MS)
+        return atomic_load(&keyspace);
+    atomic_store(&keyspace_checked_ms, now);
+    atomic_store(&keyspace, keyspace_check(db, cfg));
+    return atomic_load(&keyspace);
+}
 
 void poll_shutdown(void)
 {
@@ -118,7 +173,7 @@ static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
     struct poll_wait w;
     enum poll_wait_rc rc = POLL_WAIT_WOKEN;
 
-    poll_wait_init(&w);
+    poll_wait_init(&w, p->timeout ? keyspace_on(db, cfg) : 0);
     for (;;) {
         if (read_once(db, cfg, p, r, res, e) != CHAT_OK)
             break;

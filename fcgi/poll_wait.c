@@ -4,14 +4,22 @@
 #include <strings.h>
 #include <time.h>
 
-#include "common/store.h"
+#include "fcgi/db.h"
 #include "fcgi/poll_wait.h"
 
 #define SLICE_MS 200
+/* Re-reads after a PUBLISH that was not in the list yet: 1, 2, 4 .. 2048
+ * ms (about 4 s in all; the Go server's gap is well under 1 ms to a few
+ * ms, 200 ms at the most seen). After a new subscription: 16 .. 256 ms. */
+#define RECHECK_FIRST_MS 1
+#define RECHECK_LATE_MS  16
+#define RECHECK_LAST_MS  2048
+#define LATE_LAST_MS     256
 
-void poll_wait_init(struct poll_wait *w)
+void poll_wait_init(struct poll_wait *w, int keyspace)
 {
     memset(w, 0, sizeof *w);
+    w->keyspace = keyspace;
 }
 
 void poll_wait_close(struct poll_wait *w)
@@ -29,31 +37,22 @@ long long poll_wait_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int connect_sub(struct poll_wait *w, const struct config *cfg)
+static void recheck_start(struct poll_wait *w, int first_ms, int last_ms)
 {
-    struct timeval tv = {.tv_sec = cfg->redis_timeout_ms / 1000,
-                         .tv_usec =
-                             (long)(cfg->redis_timeout_ms % 1000) * 1000};
-    redisReply *r;
+    w->recheck_at = poll_wait_now_ms() + first_ms;
+    w->recheck_gap_ms = first_ms * 2;
+    w->recheck_last_ms = last_ms;
+}
 
-    if (cfg->redis_host[0] == '/')
-        w->ctx = redisConnectUnixWithTimeout(cfg->redis_host, tv);
-    else
-        w->ctx = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
-    if (!w->ctx || w->ctx->err || redisSetTimeout(w->ctx, tv) != REDIS_OK)
-        goto fail;
-    if (cfg->redis_password[0]) {
-        r = redisCommand(w->ctx, "AUTH %s", cfg->redis_password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            freeReplyObject(r);
-            goto fail;
-        }
-        freeReplyObject(r);
+/* A scheduled re-read is due now: schedule the next, or end. */
+static void recheck_advance(struct poll_wait *w)
+{
+    if (w->recheck_gap_ms > w->recheck_last_ms) {
+        w->recheck_at = 0;
+        return;
     }
-    return 0;
-fail:
-    poll_wait_close(w);
-    return -1;
+    w->recheck_at = poll_wait_now_ms() + w->recheck_gap_ms;
+    w->recheck_gap_ms *= 2;
 }
 
 /* Sends verb name and reads replies until its ack (messages that arrive
@@ -83,29 +82,67 @@ static int sub_command(struct poll_wait *w, const char *verb, const char *name)
     }
 }
 
+/* SUBSCRIBE or UNSUBSCRIBE the chat channel and its list's keyspace
+ * channel. */
+static int sub_channel(struct poll_wait *w, const char *verb)
+{
+    return sub_command(w, verb, w->channel) || sub_command(w, verb, w->ks_name);
+}
+
 int poll_wait_follow(struct poll_wait *w, const struct config *cfg,
                      const char *channel)
 {
+    char why[128];
+
     if (strlen(channel) >= sizeof w->channel)
         return -1;
     if (!w->ctx) {
-        if (connect_sub(w, cfg) ||
-            sub_command(w, "SUBSCRIBE", STORE_WAKE_CHANNEL))
+        w->ctx = db_connect(cfg, why, sizeof why);
+        w->db = cfg->redis_db;
+        if (!w->ctx || sub_command(w, "SUBSCRIBE", STORE_WAKE_CHANNEL))
             goto fail;
         w->channel[0] = '\0';
     }
     if (strcmp(w->channel, channel) == 0)
         return 0;
-    if (w->channel[0] && sub_command(w, "UNSUBSCRIBE", w->channel))
+    if (w->channel[0] && sub_channel(w, "UNSUBSCRIBE"))
         goto fail;
     w->channel[0] = '\0';
-    if (channel[0] && sub_command(w, "SUBSCRIBE", channel))
-        goto fail;
-    memcpy(w->channel, channel, strlen(channel) + 1);
+    if (channel[0]) {
+        memcpy(w->channel, channel, strlen(channel) + 1);
+        if (store_keyspace_name(w->ks_name, sizeof w->ks_name, w->db,
+                                channel) ||
+            sub_channel(w, "SUBSCRIBE"))
+            goto fail;
+        if (!w->keyspace)
+            recheck_start(w, RECHECK_LATE_MS, LATE_LAST_MS);
+    }
     return 0;
 fail:
+    w->channel[0] = '\0';
     poll_wait_close(w);
     return -1;
+}
+
+/* What a pushed message means: 1 = read again, 0 = nothing to do. */
+static int on_push(struct poll_wait *w, const redisReply *r)
+{
+    const char *name;
+
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[1]->type != REDIS_REPLY_STRING)
+        return 1;
+    name = r->element[1]->str;
+    if (w->ks_name[0] && strcmp(name, w->ks_name) == 0) {
+        w->recheck_at = 0; /* the list was written: this read sees it */
+        return 1;
+    }
+    if (w->channel[0] && strcmp(name, w->channel) == 0) {
+        if (w->keyspace)
+            return 0; /* its RPUSH notifies (it may come after) */
+        recheck_start(w, RECHECK_FIRST_MS, RECHECK_LAST_MS);
+    }
+    return 1;
 }
 
 enum poll_wait_rc poll_wait_next(struct poll_wait *w, long long deadline_ms,
@@ -117,21 +154,33 @@ enum poll_wait_rc poll_wait_next(struct poll_wait *w, long long deadline_ms,
         return POLL_WAIT_FAILED;
     for (;;) {
         struct pollfd p = {.fd = w->ctx->fd, .events = POLLIN};
-        long long left = deadline_ms - poll_wait_now_ms();
+        long long now = poll_wait_now_ms(), left = deadline_ms - now;
         int n;
 
         /* A notification may already sit in hiredis' buffer. */
         if (redisGetReplyFromReader(w->ctx, &reply) != REDIS_OK)
             return POLL_WAIT_FAILED;
         if (reply) {
+            int wake = on_push(w, reply);
             freeReplyObject(reply);
-            return POLL_WAIT_WOKEN;
+            reply = NULL;
+            if (wake)
+                return POLL_WAIT_WOKEN;
+            continue;
         }
         if (stop())
             return POLL_WAIT_STOP;
         if (left <= 0)
             return POLL_WAIT_TIMEOUT;
-        n = poll(&p, 1, left < SLICE_MS ? (int)left : SLICE_MS);
+        if (w->recheck_at && w->recheck_at <= now) {
+            recheck_advance(w);
+            return POLL_WAIT_WOKEN;
+        }
+        if (left > SLICE_MS)
+            left = SLICE_MS;
+        if (w->recheck_at && w->recheck_at - now < left)
+            left = w->recheck_at - now;
+        n = poll(&p, 1, (int)left);
         if (n > 0 && redisBufferRead(w->ctx) != REDIS_OK)
             return POLL_WAIT_FAILED;
     }

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "poller/feed.h"
 #include "poller/metrics.h"
+#include "poller/probe.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
@@ -47,7 +48,10 @@ static struct event *sweep_ev;
 static unsigned long long seq;
 static unsigned long long wake_confirmed_seq; /* rcg:wake ack, 0 = none */
 static unsigned long long sys_wake_seq;       /* last scope "*" wake */
+static unsigned long long ks_confirmed_seq;   /* keyspace PSUBSCRIBE ack */
+static char ks_pattern[STORE_KEY_MAX];        /* every chat list's channel */
 static int stopping;
+static int keyspace_logged;
 
 static void link_connect(struct link *l);
 
@@ -99,6 +103,7 @@ static void link_lost(struct link *l, const char *why)
     l->connected = 0;
     if (l->kind == LINK_SUB) {
         wake_confirmed_seq = 0;
+        ks_confirmed_seq = 0;
         chan_each(reset_chan, NULL);
     }
     schedule_retry(l);
@@ -124,14 +129,36 @@ static void subscribe_chan(struct chan *ch, void *ctx)
     }
 }
 
-static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
+static void on_setup(redisAsyncContext *ac, void *reply, void *priv)
 {
     redisReply *r = reply;
     (void)ac;
-    (void)priv;
     if (r && r->type == REDIS_REPLY_ERROR)
-        log_err("redis AUTH failed: %s", r->str);
+        log_err("redis %s failed: %.200s", (const char *)priv, r->str);
 }
+
+/* AUTH and SELECT, queued before anything else on a new connection. */
+static int queue_setup(redisAsyncContext *ac)
+{
+    char db[16];
+    const char *auth[2] = {"AUTH", cfg->redis_password};
+    const char *sel[2] = {"SELECT", db};
+    size_t auth_len[2] = {4, strlen(cfg->redis_password)};
+    size_t sel_len[2] = {6, 0};
+
+    sel_len[1] = (size_t)snprintf(db, sizeof db, "%d", cfg->redis_db);
+    if (cfg->redis_password[0] &&
+        redisAsyncCommandArgv(ac, on_setup, (void *)(uintptr_t) "AUTH", 2,
+                              auth, auth_len) != REDIS_OK)
+        return -1;
+    if (cfg->redis_db &&
+        redisAsyncCommandArgv(ac, on_setup, (void *)(uintptr_t) "SELECT", 2,
+                              sel, sel_len) != REDIS_OK)
+        return -1;
+    return 0;
+}
+
+static void keyspace_check(void);
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
@@ -152,9 +179,12 @@ static void on_connect(const redisAsyncContext *ac, int status)
     l->backoff_ms = BACKOFF_MIN_MS;
     if (l->kind == LINK_SUB) {
         sub_send("SUBSCRIBE", STORE_WAKE_CHANNEL);
+        sub_send("PSUBSCRIBE", ks_pattern);
         chan_each(subscribe_chan, NULL);
-    } else if (hooks.cmd_up) {
-        hooks.cmd_up();
+    } else {
+        keyspace_check();
+        if (hooks.cmd_up)
+            hooks.cmd_up();
     }
 }
 
@@ -187,12 +217,8 @@ static void link_connect(struct link *l)
         return;
     }
     l->ac = ac;
-    if (cfg->redis_password[0]) {
-        const char *argv[2] = {"AUTH", cfg->redis_password};
-        size_t len[2] = {4, strlen(cfg->redis_password)};
-        if (redisAsyncCommandArgv(ac, on_auth, NULL, 2, argv, len) != REDIS_OK)
-            log_err("cannot queue redis AUTH");
-    }
+    if (queue_setup(ac) != 0)
+        log_err("cannot queue the redis AUTH/SELECT");
 }
 
 /* --- the SUBSCRIBE connection --- */
@@ -201,6 +227,12 @@ static void on_sub_ack(const char *name)
 {
     struct chan *ch;
 
+    if (strcmp(name, ks_pattern) == 0) {
+        ks_confirmed_seq = ++seq;
+        if (hooks.wake)
+            hooks.wake(NULL, FEED_WAKE_SUBSCRIBED);
+        return;
+    }
     if (strcmp(name, STORE_WAKE_CHANNEL) == 0) {
         wake_confirmed_seq = ++seq;
         if (hooks.wake)
@@ -212,6 +244,8 @@ static void on_sub_ack(const char *name)
         return;
     ch->sub = CHAN_SUBSCRIBED;
     ch->confirmed_seq = ++seq;
+    if (!metrics.keyspace)
+        probe_start(ch->name, NULL, 0); /* a PUBLISH just before the ack */
     if (hooks.wake)
         hooks.wake(ch, FEED_WAKE_SUBSCRIBED);
 }
@@ -233,10 +267,25 @@ static void on_unsub_ack(const char *name)
     chan_maybe_free(ch);
 }
 
-static void on_message(const char *name, const char *payload)
+static void wake_chan(struct chan *ch, enum feed_wake why)
+{
+    ch->wake_seq = ++seq;
+    if (hooks.wake)
+        hooks.wake(ch, why);
+}
+
+/* A probe found a message stored after its PUBLISH (or a blind step). */
+static void probe_wake(const char *channel)
+{
+    struct chan *ch = chan_find(channel);
+
+    if (ch)
+        wake_chan(ch, FEED_WAKE_MESSAGE);
+}
+
+static void on_message(const char *name, const char *payload, size_t len)
 {
     struct chan *ch;
-    enum feed_wake why = FEED_WAKE_MESSAGE;
 
     metrics.wakes++;
     if (strcmp(name, STORE_WAKE_CHANNEL) == 0) {
@@ -246,18 +295,35 @@ static void on_message(const char *name, const char *payload)
                 hooks.wake(NULL, FEED_WAKE_EVENT);
             return;
         }
-        name = payload; /* an event scoped to one channel */
-        why = FEED_WAKE_EVENT;
+        ch = chan_find(payload); /* an event scoped to one channel */
+        if (ch)
+            wake_chan(ch, FEED_WAKE_EVENT);
+        return;
     }
     ch = chan_find(name);
-    if (!ch)
-        return;
-    ch->wake_seq = ++seq;
-    if (hooks.wake)
-        hooks.wake(ch, why);
+    if (!ch || metrics.keyspace)
+        return; /* with notifications on, the list write itself wakes */
+    /* The Go server PUBLISHes before it RPUSHes: probe first, so that the
+     * reads of this wake come after the probe on the same connection. */
+    probe_start(ch->name, payload, len);
+    wake_chan(ch, FEED_WAKE_MESSAGE);
 }
 
-/* One callback for every subscription: [kind, channel, count|payload]. */
+/* A keyspace notification: a chat list was written. */
+static void on_list_write(const char *name)
+{
+    const char *channel = store_keyspace_channel_of(name, cfg->redis_db);
+    struct chan *ch = channel ? chan_find(channel) : NULL;
+
+    if (!ch)
+        return;
+    metrics.keyspace_wakes++;
+    probe_cancel(ch->name);
+    wake_chan(ch, FEED_WAKE_MESSAGE);
+}
+
+/* One callback for every subscription: [kind, channel, count|payload],
+ * or [pmessage, pattern, channel, payload]. */
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     redisReply *r = reply;
@@ -270,14 +336,19 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
         r->element[1]->type != REDIS_REPLY_STRING)
         return;
     kind = r->element[0]->str;
-    if (strcasecmp(kind, "message") == 0)
-        on_message(r->element[1]->str, r->element[2]->type == REDIS_REPLY_STRING
-                                           ? r->element[2]->str
-                                           : "");
-    else if (strcasecmp(kind, "subscribe") == 0)
+    if (strcasecmp(kind, "message") == 0) {
+        const redisReply *p = r->element[2];
+        int str = p->type == REDIS_REPLY_STRING;
+        on_message(r->element[1]->str, str ? p->str : "", str ? p->len : 0);
+    } else if (strcasecmp(kind, "pmessage") == 0) {
+        if (r->elements == 4 && r->element[2]->type == REDIS_REPLY_STRING)
+            on_list_write(r->element[2]->str);
+    } else if (strcasecmp(kind, "subscribe") == 0 ||
+               strcasecmp(kind, "psubscribe") == 0) {
         on_sub_ack(r->element[1]->str);
-    else if (strcasecmp(kind, "unsubscribe") == 0)
+    } else if (strcasecmp(kind, "unsubscribe") == 0) {
         on_unsub_ack(r->element[1]->str);
+    }
 }
 
 static void sub_send(const char *verb, const char *name)
@@ -333,6 +404,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     chan_each(sweep_chan, &now);
+    keyspace_check();
 }
 
 unsigned long long feed_seq(void)
@@ -342,12 +414,77 @@ unsigned long long feed_seq(void)
 
 int feed_read_is_fresh(const struct chan *ch, unsigned long long sent)
 {
-    if (!wake_confirmed_seq || wake_confirmed_seq > sent || sys_wake_seq > sent)
+    if (!wake_confirmed_seq || wake_confirmed_seq > sent ||
+        sys_wake_seq > sent || !ks_confirmed_seq || ks_confirmed_seq > sent)
         return 0;
     if (!ch)
         return 1;
     return ch->sub == CHAN_SUBSCRIBED && ch->confirmed_seq <= sent &&
            ch->wake_seq <= sent;
+}
+
+/* --- keyspace notifications: on, or switched on, or off --- */
+
+static void keyspace_set(int on)
+{
+    if (on == metrics.keyspace)
+        return;
+    log_info("keyspace notifications of chat lists: %s", on ? "on" : "off");
+    metrics.keyspace = on;
+    /* Off now: PUBLISH wakes again; anything may have slipped meanwhile. */
+    if (!on && hooks.wake)
+        hooks.wake(NULL, FEED_WAKE_SUBSCRIBED);
+}
+
+static void on_notify_set(const redisReply *r, void *priv)
+{
+    (void)priv;
+    keyspace_set(r && r->type == REDIS_REPLY_STATUS);
+    if (!metrics.keyspace)
+        log_warn("cannot enable keyspace notifications: %.200s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+}
+
+static void on_notify_get(const redisReply *r, void *priv)
+{
+    char flags[STORE_NOTIFY_FLAGS_MAX];
+    struct store_call c;
+
+    (void)priv;
+    if (!r)
+        return; /* disconnected: asked again on reconnect */
+    if (store_notify_parse(r, flags, sizeof flags) != 0) {
+        if (!keyspace_logged++)
+            log_info("CONFIG is not available (%.100s): set "
+                     "notify-keyspace-events Kl in redis.conf for instant "
+                     "wakes on Go server messages; until then they are "
+                     "found by probing",
+                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        keyspace_set(0);
+        return;
+    }
+    if (store_notify_covers(flags)) {
+        keyspace_set(1);
+        return;
+    }
+    if (!cfg->keyspace_setup) {
+        keyspace_set(0);
+        return;
+    }
+    store_notify_set(&c, flags);
+    if (feed_call(&c, on_notify_set, NULL) != 0)
+        keyspace_set(0);
+}
+
+/* Asks whether Redis notifies list writes: at connect and every sweep,
+ * since an operator may change notify-keyspace-events at any time. */
+static void keyspace_check(void)
+{
+    struct store_call c;
+
+    store_notify_get(&c);
+    if (feed_call(&c, on_notify_get, NULL) != 0)
+        keyspace_set(0);
 }
 
 /* --- the command connection --- */
@@ -381,12 +518,12 @@ int feed_call(const struct store_call *c, feed_reply_fn fn, void *priv)
     if (!q)
         return -1;
     q->call = *c;
-    /* Number arguments point into c->numbuf: point them into the copy,
-     * which a NOSCRIPT retry sends again. */
+    /* Arguments built in c itself (numbuf, keybuf): point them into the
+     * copy, which a NOSCRIPT retry sends again. */
     for (int i = 0; i < q->call.argc; i++) {
-        uintptr_t a = (uintptr_t)c->argv[i], lo = (uintptr_t)c->numbuf;
-        if (a >= lo && a < lo + sizeof c->numbuf)
-            q->call.argv[i] = (const char *)q->call.numbuf + (a - lo);
+        uintptr_t a = (uintptr_t)c->argv[i], lo = (uintptr_t)c;
+        if (a >= lo && a < lo + sizeof *c)
+            q->call.argv[i] = (const char *)&q->call + (a - lo);
     }
     q->fn = fn;
     q->priv = priv;
@@ -407,7 +544,7 @@ int feed_cmd_ready(void)
 int feed_up(void)
 {
     return links[LINK_CMD].connected && links[LINK_SUB].connected &&
-           wake_confirmed_seq != 0;
+           wake_confirmed_seq != 0 && ks_confirmed_seq != 0;
 }
 
 int feed_start(struct event_base *b, const struct config *c,
@@ -418,6 +555,10 @@ int feed_start(struct event_base *b, const struct config *c,
     base = b;
     cfg = c;
     hooks = *h;
+    if (store_keyspace_name(ks_pattern, sizeof ks_pattern, cfg->redis_db,
+                            "*") != 0 ||
+        probe_init(base, probe_wake) != 0)
+        return -1;
     for (int i = 0; i < 2; i++) {
         links[i].backoff_ms = BACKOFF_MIN_MS;
         links[i].retry = evtimer_new(base, retry_cb, &links[i]);
@@ -435,6 +576,7 @@ int feed_start(struct event_base *b, const struct config *c,
 void feed_stop(void)
 {
     stopping = 1;
+    probe_free_all();
     for (int i = 0; i < 2; i++) {
         if (links[i].ac) {
             redisAsyncContext *ac = links[i].ac;

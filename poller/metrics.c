@@ -37,6 +37,15 @@ int metrics_render(struct evbuffer *out, long redis_up, long channels)
          "Clients that hung up while waiting.", metrics.hangups},
         {"chat_poller_errors_total", "counter",
          "Requests answered with an error.", metrics.rejected},
+        {"chat_poller_keyspace_notifications", "gauge",
+         "1 when Redis notifies chat list writes (notify-keyspace-events).",
+         (unsigned long long)metrics.keyspace},
+        {"chat_poller_keyspace_wakes_total", "counter",
+         "Chat list writes notified by Redis.", metrics.keyspace_wakes},
+        {"chat_poller_probes_total", "counter",
+         "LPOS answers: is a PUBLISHed message stored yet.", metrics.probes},
+        {"chat_poller_probes_dropped_total", "counter",
+         "PUBLISHes not probed (too many pending).", metrics.probes_dropped},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",

@@ -45,10 +45,11 @@ stack_wait_for() {
     done
 }
 
-stack_redis_start() { # DIR PORT
+stack_redis_start() { # DIR PORT  (STACK_REDIS_CONF: a config file read first)
     local dir=$1 port=$2
     mkdir -p "$dir/redis"
-    stack_spawn redis-server --port "$port" --bind 127.0.0.1 \
+    stack_spawn redis-server ${STACK_REDIS_CONF:+"$STACK_REDIS_CONF"} \
+        --port "$port" --bind 127.0.0.1 \
         --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
         --dir "$dir/redis" --appendonly yes --appendfsync everysec --save '' \
         --maxclients 10000 --daemonize no --logfile "$dir/redis.log"
