@@ -61,7 +61,9 @@ int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
 {
     unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
 
-    if (stored_len > 9 && strncmp(stored, "$argon2id", 9) == 0) {
+    if (auth_is_sealed(stored))
+        return 0; /* its hash is elsewhere; never a password */
+    if (auth_is_hash(stored)) {
         char hash[AUTH_HASH_MAX];
         int ok;
         if (stored_len >= sizeof hash)
@@ -79,6 +81,25 @@ int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
                        NULL, 0);
     crypto_generichash(b, sizeof b, (const unsigned char *)pw, len, NULL, 0);
     return sodium_memcmp(a, b, sizeof a) == 0;
+}
+
+int auth_is_hash(const char *s)
+{
+    return strncmp(s, "$argon2id$", 10) == 0;
+}
+
+int auth_is_sealed(const char *s)
+{
+    return strncmp(s, AUTH_SEALED_PREFIX, sizeof AUTH_SEALED_PREFIX - 1) == 0;
+}
+
+void auth_sealed_token(char out[AUTH_SEALED_MAX])
+{
+    unsigned char r[32];
+
+    randombytes_buf(r, sizeof r);
+    memcpy(out, AUTH_SEALED_PREFIX, sizeof AUTH_SEALED_PREFIX - 1);
+    sodium_bin2hex(out + sizeof AUTH_SEALED_PREFIX - 1, 65, r, sizeof r);
 }
 
 void auth_new_uuid(char out[37])

@@ -25,6 +25,18 @@ enum chat_err auth_hash_password(const char *pw, size_t len,
 int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
                          size_t len);
 
+/* The Password of a users record whose hash is in rcg:pw.<uuid>: the Go
+ * server hands whole records to every WebSocket client, so the record
+ * holds this instead of the hash: a prefix and 256 random bits (64 hex).
+ * This server never compares a password with it. */
+#define AUTH_SEALED_PREFIX "rcg-sealed:"
+#define AUTH_SEALED_MAX    (sizeof AUTH_SEALED_PREFIX + 64)
+void auth_sealed_token(char out[AUTH_SEALED_MAX]);
+
+/* Nonzero for an argon2id string / a sealed token. */
+int auth_is_hash(const char *s);
+int auth_is_sealed(const char *s);
+
 /* A random (uuid4) identifier, lowercase canonical. Access keys, sessions,
  * users, channels and messages all use it. */
 void auth_new_uuid(char out[37]);

@@ -182,6 +182,18 @@ void render_user_n(struct jbuf *b, const char *uuid, const char *name,
     jbuf_cstr(b, online ? ",\"OnLine\":true}" : ",\"OnLine\":false}");
 }
 
+void render_user_record(struct jbuf *b, const char *uuid, const char *name,
+                        const char *password)
+{
+    jbuf_cstr(b, "{\"UUID\":");
+    jbuf_cstr_q(b, uuid);
+    jbuf_cstr(b, ",\"Username\":");
+    jbuf_cstr_q(b, name);
+    jbuf_cstr(b, ",\"Password\":");
+    jbuf_cstr_q(b, password);
+    jbuf_cstr(b, ",\"OnLine\":false}\n");
+}
+
 void render_user(struct jbuf *b, const char *uuid, const char *name, int online)
 {
     render_user_n(b, uuid, name, strlen(name), online);

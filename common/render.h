@@ -41,6 +41,11 @@ int user_record_names(const char *json, size_t len, char uuid[37],
                       const char **name, size_t *name_len, char **owned);
 
 /* {"UUID":..,"Username":..,"OnLine":..} */
+/* A users list element in the original's format (Go field order, a
+ * trailing newline): {"UUID","Username","Password","OnLine":false}\n. */
+void render_user_record(struct jbuf *b, const char *uuid, const char *name,
+                        const char *password);
+
 void render_user(struct jbuf *b, const char *uuid, const char *name,
                  int online);
 /* The same with a name of name_len bytes. */

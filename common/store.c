@@ -68,6 +68,14 @@ static const char lua_prelude[] =
     "end\n"
     "  return sk\n"
     "end\n"
+    "local function move_hash(uid, old, json, pw)\n"
+    "  local i = redis.call('GET', 'usersUUIDListIndex.' .. uid)\n"
+    "  if not i or redis.call('LINDEX', 'users', i) ~= old then return 0 "
+    "end\n"
+    "  redis.call('SET', P .. 'pw.' .. uid, pw)\n"
+    "  redis.call('LSET', 'users', i, json)\n"
+    "  return 1\n"
+    "end\n"
     "local function emit(scope, t, u, n, r)\n"
     "  redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*',\n"
     "    's', scope, 't', t, 'u', u, 'n', n, 'r', r)\n"
@@ -133,7 +141,10 @@ static const char lua_user_by_name[] =
     "end\n"
     "local i = redis.call('GET', 'usersUsernameListIndex.' .. md5)\n"
     "if not i then return false end\n"
-    "return redis.call('LINDEX', 'users', i)\n";
+    "local j = redis.call('LINDEX', 'users', i)\n"
+    "if not j then return false end\n"
+    "local u = field(j, 'UUID')\n"
+    "return {j, u and redis.call('GET', P .. 'pw.' .. u) or false}\n";
 
 static const char lua_signin_fail[] =
     "local k = P .. 'fails.' .. ARGV[4]\n"
@@ -144,17 +155,21 @@ static const char lua_signin_fail[] =
 static const char lua_signin[] =
     "local uid, name, md5, json, key, s = ARGV[4], ARGV[5], ARGV[6], "
     "ARGV[7], ARGV[8], ARGV[9]\n"
+    "local pw, old = ARGV[10], ARGV[11]\n"
     "local sk, e\n"
     "if s ~= '' then\n"
     "  sk, e = session_of(s, uid)\n"
     "  if not sk then return redis.error_reply(e) end\n"
     "end\n"
-    "if json ~= '' then\n"
+    "if json ~= '' and old == '' then\n"
     "  if redis.call('EXISTS', 'usersUsernameListIndex.' .. md5) == 1 then\n"
     "    return redis.error_reply('CHAT409:taken') end\n"
     "  local n = redis.call('RPUSH', 'users', json)\n"
     "  redis.call('SET', 'usersUsernameListIndex.' .. md5, n - 1)\n"
     "  redis.call('SET', 'usersUUIDListIndex.' .. uid, n - 1)\n"
+    "  redis.call('SET', P .. 'pw.' .. uid, pw)\n"
+    "elseif json ~= '' then\n"
+    "  move_hash(uid, old, json, pw)\n"
     "end\n"
     "redis.call('DEL', P .. 'fails.' .. md5)\n"
     "redis.call('SET', P .. 'key.' .. key, uid .. '\\t' .. name, 'EX', "
@@ -342,6 +357,9 @@ static const char lua_poll[] =
     "end\n"
     "return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs)}\n";
 
+static const char lua_pw_move[] =
+    "return move_hash(ARGV[4], ARGV[5], ARGV[6], ARGV[7])\n";
+
 static const char lua_auth[] =
     "local uid, e = auth(ARGV[4], ARGV[5])\n"
     "if not uid then return redis.error_reply(e) end\n"
@@ -375,6 +393,7 @@ static struct script scripts[S__MAX] = {
     [S_POLL] = {.body = lua_poll},
     [S_CHANNEL_READ] = {.body = lua_channel_read},
     [S_AUTH] = {.body = lua_auth},
+    [S_PW_MOVE] = {.body = lua_pw_move},
 };
 
 /* SHA1 hex of each script text, as EVALSHA wants it. */
@@ -515,16 +534,27 @@ void store_signin_fail(struct store_call *c, const char *md5)
 }
 
 void store_signin(struct store_call *c, const struct config *cfg,
-                  const char *uid, const char *name, const char *md5,
-                  const char *user_json, const char *key, const char *session)
+                  const struct store_signin_args *a)
 {
     begin(c, S_SIGNIN, cfg);
+    arg_str(c, a->uid);
+    arg_str(c, a->name);
+    arg_str(c, a->md5);
+    arg_str(c, a->user_json);
+    arg_str(c, a->key);
+    arg_str(c, a->session);
+    arg_str(c, a->pw_hash);
+    arg_str(c, a->old_json);
+}
+
+void store_pw_move(struct store_call *c, const char *uid, const char *old_json,
+                   size_t old_len, const char *new_json, const char *pw_hash)
+{
+    begin(c, S_PW_MOVE, NULL);
     arg_str(c, uid);
-    arg_str(c, name);
-    arg_str(c, md5);
-    arg_str(c, user_json);
-    arg_str(c, key);
-    arg_str(c, session);
+    arg(c, old_json, old_len);
+    arg_str(c, new_json);
+    arg_str(c, pw_hash);
 }
 
 void store_signout(struct store_call *c, const struct config *cfg,

@@ -25,6 +25,9 @@
  *   rcg:session.<session>          hash   user ch r jn pos sys  session TTL
  *   rcg:events                     stream s t u n r        capped (MAXLEN ~)
  *   PUBLISH rcg:wake <scope>       wakes pollers after each XADD
+ *   rcg:pw.<uuid>                  string argon2id hash of the password  -
+ *                                  (the users record's Password holds a
+ *                                  sealed token: see auth.h)
  *   rcg:fails.<md5>                string failed sign-ins of a name   300 s
  *   rcg:rate.<uuid>                string messages in the window      10 s
  * A session follows one channel: ch (channel id, "" = none), r (recipient
@@ -62,6 +65,7 @@ enum store_script {
     S_POLL,
     S_CHANNEL_READ,
     S_AUTH,
+    S_PW_MOVE,
     S__MAX
 };
 
@@ -102,20 +106,34 @@ void store_ready(struct store_call *c, const struct config *cfg,
                  const char *session);
 
 /* S_USER_BY_NAME -- input: md5 hex of the name, failure limit.
- * output: user JSON bulk, or nil; error CHAT429:signin <ttl>. */
+ * output: [user JSON, rcg:pw hash or nil], or nil when the name is free;
+ * error CHAT429:signin <ttl>. */
 void store_user_by_name(struct store_call *c, const char *md5, int fail_limit);
 
 /* S_SIGNIN_FAIL -- input: md5. output: failure count. */
 void store_signin_fail(struct store_call *c, const char *md5);
 
-/* S_SIGNIN -- input: user uuid, name, md5, user_json ("" = existing user,
- * else created atomically: CHAT409:taken if the name exists), new key,
- * session ("" = none). output: 1. Errors CHAT404/403:session.
- * Writes users + indexes (create), rcg:key, userAccessKey, userStatus,
- * rcg:session user, XADD signIn. */
+/* S_SIGNIN -- input: the fields below. output: 1. Errors
+ * CHAT404/403:session, CHAT409:taken (create: the name exists). Writes
+ * users + indexes + rcg:pw (create) or the record + rcg:pw (hash moved),
+ * rcg:key, userAccessKey, userStatus, rcg:session user, XADD signIn. */
+struct store_signin_args {
+    const char *uid, *name, *md5;
+    const char *user_json; /* "" = existing user; else the record to store */
+    const char *old_json;  /* "" = create user_json; else the record that
+                              user_json replaces (its hash moved to pw_hash) */
+    const char *pw_hash;   /* rcg:pw value for a create or a move */
+    const char *key;       /* the new access key */
+    const char *session;   /* "" = none */
+};
 void store_signin(struct store_call *c, const struct config *cfg,
-                  const char *uid, const char *name, const char *md5,
-                  const char *user_json, const char *key, const char *session);
+                  const struct store_signin_args *a);
+
+/* S_PW_MOVE -- input: uid, the record as read, the record with a sealed
+ * Password, the hash. output: 1 moved, 0 the record changed meanwhile
+ * (nothing written). For `chat.fcgi --migrate`. */
+void store_pw_move(struct store_call *c, const char *uid, const char *old_json,
+                   size_t old_len, const char *new_json, const char *pw_hash);
 
 /* S_SIGNOUT -- input: key, claimed uid ("" = none), target uid ("" = self),
  * session. output: bulk uid. Deletes the key, userStatus; clears the

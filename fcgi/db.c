@@ -46,7 +46,8 @@ static int setup_command(redisContext *c, int argc, const char **argv)
 redisContext *db_connect(const struct config *cfg, char *why, size_t n)
 {
     struct timeval tv = {.tv_sec = cfg->redis_timeout_ms / 1000,
-                         .tv_usec = (long)(cfg->redis_timeout_ms % 1000) * 1000};
+                         .tv_usec =
+                             (long)(cfg->redis_timeout_ms % 1000) * 1000};
     redisContext *c;
     char db[16];
     const char *auth[] = {"AUTH", cfg->redis_password};

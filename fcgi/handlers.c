@@ -93,24 +93,38 @@ static enum chat_err read_creds(const struct chat_request *req,
     return rc;
 }
 
-/* The user record of a name: *json NULL when the name is free. Caller
- * frees *reply (which owns *json). */
+/* What a name lookup found: json NULL when the name is free; hash is
+ * rcg:pw.<uuid>, NULL for a record of the Go server (plaintext) or one
+ * from before the hash moved out of the record. Borrowed from the reply. */
+struct found {
+    const char *json;
+    size_t len;
+    const char *hash;
+};
+
+/* Caller frees *reply, which owns f's strings. */
 static enum chat_err lookup_user(struct hctx *cx, const struct creds *cr,
-                                 redisReply **reply, const char **json,
-                                 size_t *len, struct chat_error *e)
+                                 redisReply **reply, struct found *f,
+                                 struct chat_error *e)
 {
     struct store_call c;
     enum chat_err rc;
+    const redisReply *r;
 
-    *json = NULL;
+    memset(f, 0, sizeof *f);
     store_user_by_name(&c, cr->md5, cx->cfg->signin_fails);
     rc = db_call(cx->db, &c, reply, e);
     if (rc != CHAT_OK)
         return rc;
-    if ((*reply)->type == REDIS_REPLY_STRING) {
-        *json = (*reply)->str;
-        *len = (*reply)->len;
-    }
+    r = *reply;
+    if (r->type != REDIS_REPLY_ARRAY)
+        return CHAT_OK; /* nil: the name is free */
+    if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING)
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    f->json = r->element[0]->str;
+    f->len = r->element[0]->len;
+    if (r->element[1]->type == REDIS_REPLY_STRING)
+        f->hash = r->element[1]->str;
     return CHAT_OK;
 }
 
@@ -125,53 +139,78 @@ static void record_failure(struct hctx *cx, const struct creds *cr)
         freeReplyObject(r);
 }
 
+/* The record of a user whose hash is kept in rcg:pw.<uuid>: the Password
+ * field holds a fresh sealed token. */
+static enum chat_err sealed_record(struct jbuf *rec, const char *uid,
+                                   const char *name, struct chat_error *e)
+{
+    char token[AUTH_SEALED_MAX];
+
+    auth_sealed_token(token);
+    jbuf_reset(rec);
+    render_user_record(rec, uid, name, token);
+    return jbuf_failed(rec) ? chat_fail(e, CHAT_E_INTERNAL, "out of memory")
+                            : CHAT_OK;
+}
+
+/* A sign-in's writes besides the key: the user to create, or the record
+ * whose hash moves to rcg:pw. */
+struct sign_write {
+    struct jbuf rec;          /* "" = nothing to write */
+    const char *old;          /* the record rec replaces, "" = create */
+    char hash[AUTH_HASH_MAX]; /* rcg:pw value */
+};
+
 /* Checks the password of an existing record; fills uid and the stored
- * name. */
+ * name, and w when the record still holds its hash (moved on sign-in). */
 static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
-                                     const char *json, size_t len, char uid[37],
-                                     char **name, struct chat_error *e)
+                                     const struct found *f, char uid[37],
+                                     char **name, struct sign_write *w,
+                                     struct chat_error *e)
 {
     char *u = NULL, *pw = NULL;
+    const char *stored;
     enum chat_err rc = CHAT_OK;
 
-    if (user_record_parse(json, len, &u, name, &pw) || strlen(u) != 36) {
+    if (user_record_parse(f->json, f->len, &u, name, &pw) || strlen(u) != 36) {
         rc = chat_fail(e, CHAT_E_INTERNAL, "unreadable user record");
         goto out;
     }
-    if (!auth_verify_password(pw, strlen(pw), cr->password, cr->password_len)) {
+    stored = f->hash ? f->hash : pw;
+    if (!f->hash && auth_is_sealed(pw)) {
+        log_err("user %s: sealed record without its rcg:pw hash", u);
+        rc = chat_fail(e, CHAT_E_INTERNAL, "password record missing");
+        goto out;
+    }
+    if (!auth_verify_password(stored, strlen(stored), cr->password,
+                              cr->password_len)) {
         record_failure(cx, cr);
         log_info("sign-in failed for a user (wrong password)");
         rc = chat_fail(e, CHAT_E_WRONG_PASSWORD, NULL);
         goto out;
     }
     memcpy(uid, u, 37);
+    if (!f->hash && auth_is_hash(pw) && strlen(pw) < sizeof w->hash) {
+        memcpy(w->hash, pw, strlen(pw) + 1);
+        w->old = f->json;
+        rc = sealed_record(&w->rec, uid, *name, e);
+    }
 out:
     free(u);
+    if (pw)
+        sodium_memzero(pw, strlen(pw));
     free(pw);
     return rc;
 }
 
-/* {"UUID":..,"Username":..,"Password":<hash>,"OnLine":false}\n, the
- * original's record format. */
-static enum chat_err new_user_record(const struct creds *cr, const char *uid,
-                                     struct jbuf *rec, struct chat_error *e)
+static enum chat_err new_user(const struct creds *cr, const char *uid,
+                              struct sign_write *w, struct chat_error *e)
 {
-    char hash[AUTH_HASH_MAX];
-    enum chat_err rc;
+    enum chat_err rc =
+        auth_hash_password(cr->password, cr->password_len, w->hash, e);
 
-    rc = auth_hash_password(cr->password, cr->password_len, hash, e);
-    if (rc != CHAT_OK)
-        return rc;
-    jbuf_cstr(rec, "{\"UUID\":");
-    jbuf_cstr_q(rec, uid);
-    jbuf_cstr(rec, ",\"Username\":");
-    jbuf_cstr_q(rec, cr->name);
-    jbuf_cstr(rec, ",\"Password\":");
-    jbuf_cstr_q(rec, hash);
-    jbuf_cstr(rec, ",\"OnLine\":false}\n");
-    sodium_memzero(hash, sizeof hash);
-    return jbuf_failed(rec) ? chat_fail(e, CHAT_E_INTERNAL, "out of memory")
-                            : CHAT_OK;
+    w->old = "";
+    return rc == CHAT_OK ? sealed_record(&w->rec, uid, cr->name, e) : rc;
 }
 
 static void write_authorized(struct jbuf *out, const char *uid,
@@ -186,25 +225,37 @@ static void write_authorized(struct jbuf *out, const char *uid,
     jbuf_cstr(out, "}}");
 }
 
-/* Issues a key and binds the session; creates the user when rec is set. */
+/* Issues a key and binds the session; writes w's record. */
 static enum chat_err finish_sign_in(struct hctx *cx, const struct creds *cr,
                                     const char *uid, const char *name,
-                                    const char *rec, struct jbuf *out,
-                                    struct chat_error *e)
+                                    const struct sign_write *w,
+                                    struct jbuf *out, struct chat_error *e)
 {
     struct store_call c;
     redisReply *r;
     char key[37];
+    const char *rec = w->rec.len ? w->rec.data : "";
+    struct store_signin_args a = {.uid = uid,
+                                  .name = name,
+                                  .md5 = cr->md5,
+                                  .user_json = rec,
+                                  .old_json = rec[0] ? w->old : "",
+                                  .pw_hash = rec[0] ? w->hash : "",
+                                  .key = key,
+                                  .session = cx->session};
     enum chat_err rc;
 
     auth_new_uuid(key);
-    store_signin(&c, cx->cfg, uid, name, cr->md5, rec, key, cx->session);
+    store_signin(&c, cx->cfg, &a);
     rc = db_call(cx->db, &c, &r, e);
     if (rc != CHAT_OK)
         return rc;
     freeReplyObject(r);
     write_authorized(out, uid, name, key);
-    log_info("signed in user %s%s", uid, rec[0] ? " (new)" : "");
+    log_info("signed in user %s%s", uid,
+             !rec[0]         ? ""
+             : a.old_json[0] ? " (hash moved out)"
+                             : " (new)");
     return CHAT_OK;
 }
 
@@ -215,42 +266,40 @@ static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
 {
     struct creds cr;
     redisReply *found = NULL;
-    const char *json;
-    size_t len = 0;
+    struct found f;
     char uid[37];
     char *name = NULL;
-    struct jbuf rec;
+    struct sign_write w;
     enum chat_err rc;
 
-    jbuf_init(&rec);
+    jbuf_init(&w.rec);
     rc = read_creds(req, &cr, e);
     for (int attempt = 0; rc == CHAT_OK && attempt < 2; attempt++) {
-        rc = lookup_user(cx, &cr, &found, &json, &len, e);
-        if (rc != CHAT_OK)
-            break;
-        if (json && create_only) {
+        jbuf_reset(&w.rec);
+        rc = lookup_user(cx, &cr, &found, &f, e);
+        if (rc == CHAT_OK && f.json && create_only) {
             rc = chat_fail(e, CHAT_E_NAME_TAKEN, NULL);
-        } else if (json) {
-            rc = verify_existing(cx, &cr, json, len, uid, &name, e);
+        } else if (rc == CHAT_OK && f.json) {
+            rc = verify_existing(cx, &cr, &f, uid, &name, &w, e);
             if (rc == CHAT_OK)
-                rc = finish_sign_in(cx, &cr, uid, name, "", out, e);
-        } else {
+                rc = finish_sign_in(cx, &cr, uid, name, &w, out, e);
+        } else if (rc == CHAT_OK) {
             auth_new_uuid(uid);
-            jbuf_reset(&rec);
-            rc = new_user_record(&cr, uid, &rec, e);
+            rc = new_user(&cr, uid, &w, e);
             if (rc == CHAT_OK)
-                rc = finish_sign_in(cx, &cr, uid, cr.name, rec.data, out, e);
+                rc = finish_sign_in(cx, &cr, uid, cr.name, &w, out, e);
         }
         freeReplyObject(found);
         found = NULL;
         free(name);
         name = NULL;
         /* A concurrent signIn created the name first: sign in to it. */
-        if (!(rc == CHAT_E_NAME_TAKEN && !create_only && !json))
+        if (!(rc == CHAT_E_NAME_TAKEN && !create_only && !f.json))
             break;
         rc = CHAT_OK;
     }
-    jbuf_free(&rec);
+    sodium_memzero(w.hash, sizeof w.hash);
+    jbuf_free(&w.rec);
     return rc;
 }
 

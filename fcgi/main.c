@@ -15,6 +15,7 @@
 #include "common/store.h"
 #include "fcgi/db.h"
 #include "fcgi/dispatch.h"
+#include "fcgi/migrate.h"
 #include "fcgi/poll.h"
 #include "fcgi/request.h"
 #include "fcgi/users_cache.h"
@@ -115,11 +116,43 @@ static int serve_fcgi(void)
     return started > 0 ? 0 : 1;
 }
 
-int main(void)
+#ifndef CHAT_VERSION
+#define CHAT_VERSION "dev"
+#endif
+
+static const char usage[] =
+    "usage: chat.fcgi               FastCGI responder (stdin is the socket, "
+    "as\n"
+    "                               spawn-fcgi, lighttpd and mod_fcgid start "
+    "it),\n"
+    "                               or one CGI request (GATEWAY_INTERFACE "
+    "set)\n"
+    "       chat.fcgi --migrate     move password hashes out of the users "
+    "records\n"
+    "       chat.fcgi --help | --version\n"
+    "Settings come from the environment (REDIS_ADDRESS, REDIS_PASSWORD,\n"
+    "REDIS_DB, CHAT_*): see the README's Configuration table.\n";
+
+int main(int argc, char **argv)
 {
     char err[256];
-    int rc;
+    int rc, migrate = 0;
 
+    if (argc > 1) {
+        if (strcmp(argv[1], "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+            printf("chat.fcgi %s\n", CHAT_VERSION);
+            return 0;
+        }
+        if (strcmp(argv[1], "--migrate") != 0 || argc > 2) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        migrate = 1;
+    }
     if (config_load(&cfg, err, sizeof err)) {
         log_err("configuration: %s", err);
         return 2;
@@ -128,6 +161,12 @@ int main(void)
     if (store_init() || auth_init(&cfg)) {
         log_err("initialisation failed");
         return 1;
+    }
+    if (migrate) {
+        rc = migrate_password_hashes(&cfg);
+        auth_cleanup();
+        store_cleanup();
+        return rc;
     }
     if (FCGX_Init() != 0) {
         log_err("FCGX_Init failed");

@@ -64,7 +64,8 @@ static int keyspace_check(struct db *db, const struct config *cfg)
 
 static int keyspace_on(struct db *db, const struct config *cfg)
 {
-    long long now = poll_wait_now_ms(), last = atomic_load(&keyspace_checked_ms);
+    long long now = poll_wait_now_ms(),
+              last = atomic_load(&keyspace_checked_ms);
 
     if (last && now - last < KEYSPACE_CHECK_MS)
         return atomic_load(&keyspace);

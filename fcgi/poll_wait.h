@@ -20,12 +20,12 @@
 struct poll_wait {
     redisContext *ctx; /* NULL until poll_wait_follow connected */
     int db;
-    int keyspace;                   /* notifications of list writes are on */
-    char channel[256];              /* chat channel subscribed besides rcg:wake */
-    char ks_name[STORE_KEY_MAX];    /* its list's keyspace channel */
-    long long recheck_at;           /* next scheduled re-read, 0 = none */
-    int recheck_gap_ms;             /* gap after it */
-    int recheck_last_ms;            /* the schedule ends after this gap */
+    int keyspace;                /* notifications of list writes are on */
+    char channel[256];           /* chat channel subscribed besides rcg:wake */
+    char ks_name[STORE_KEY_MAX]; /* its list's keyspace channel */
+    long long recheck_at;        /* next scheduled re-read, 0 = none */
+    int recheck_gap_ms;          /* gap after it */
+    int recheck_last_ms;         /* the schedule ends after this gap */
 };
 
 enum poll_wait_rc {

@@ -148,8 +148,8 @@ static int queue_setup(redisAsyncContext *ac)
 
     sel_len[1] = (size_t)snprintf(db, sizeof db, "%d", cfg->redis_db);
     if (cfg->redis_password[0] &&
-        redisAsyncCommandArgv(ac, on_setup, (void *)(uintptr_t) "AUTH", 2,
-                              auth, auth_len) != REDIS_OK)
+        redisAsyncCommandArgv(ac, on_setup, (void *)(uintptr_t) "AUTH", 2, auth,
+                              auth_len) != REDIS_OK)
         return -1;
     if (cfg->redis_db &&
         redisAsyncCommandArgv(ac, on_setup, (void *)(uintptr_t) "SELECT", 2,
@@ -459,7 +459,8 @@ static void on_notify_get(const redisReply *r, void *priv)
                      "notify-keyspace-events Kl in redis.conf for instant "
                      "wakes on Go server messages; until then they are "
                      "found by probing",
-                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+                     r->type == REDIS_REPLY_ERROR ? r->str
+                                                  : "unexpected reply");
         keyspace_set(0);
         return;
     }

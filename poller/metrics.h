@@ -14,8 +14,8 @@ struct metrics {
     unsigned long long shared_reads;  /* per-channel fan-out reads */
     unsigned long long wakes;         /* PUBLISH notifications seen */
     unsigned long long redis_reconnects;
-    unsigned long long hangups;  /* clients gone while waiting */
-    unsigned long long rejected; /* 4xx/5xx answers */
+    unsigned long long hangups;        /* clients gone while waiting */
+    unsigned long long rejected;       /* 4xx/5xx answers */
     unsigned long long keyspace_wakes; /* list-write notifications seen */
     unsigned long long probes;         /* LPOS answers after a PUBLISH */
     unsigned long long probes_dropped; /* PUBLISHes not probed (cap) */

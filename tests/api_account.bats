@@ -24,7 +24,7 @@ teardown_file() { stack_teardown; }
     grep -qi '^Cache-Control: no-store' <<<"$headers"
 }
 
-@test "signUp creates a user in the original format with an argon2id hash" {
+@test "signUp creates a user in the original format, its argon2id hash in rcg:pw" {
     api '{"type":"signUp","signUp":{"username":"  dora  ","password":"pw-dora"}}'
     expect_status 200
     [ "$(jqb .type)" = authorized ]
@@ -42,7 +42,9 @@ teardown_file() { stack_teardown; }
     [ "$(jq -r .UUID <<<"$rec")" = "$u" ]
     [ "$(jq -r .Username <<<"$rec")" = dora ]
     [ "$(jq -r .OnLine <<<"$rec")" = false ]
-    [[ "$(jq -r .Password <<<"$rec")" == '$argon2id$'* ]]
+    # the Go server hands whole records to its clients: no hash there
+    [[ "$(jq -r .Password <<<"$rec")" =~ ^rcg-sealed:[0-9a-f]{64}$ ]]
+    [[ "$(rcli get "rcg:pw.$u")" == '$argon2id$'* ]]
     # the record ends with a newline, as Go's json.Encoder writes it
     [ "$(rcli lindex users "$i" | tail -c 2 | od -An -tx1 | tr -d ' ')" = 0a0a ]
     [ "$(rcli get "userAccessKey.$u")" = "$(jqb .authorized.accessKey)" ]
@@ -217,4 +219,86 @@ teardown_file() { stack_teardown; }
     api '{"type":"signIn","signIn":{"username":"rita","password":"hunter2-secret"}}'
     api '{"type":"signIn","signIn":{"username":"rita","password":"wrong-secret-77"}}'
     ! grep -rq 'hunter2-secret\|wrong-secret-77' "$TEST_DIR"/*.log
+}
+
+# legacy_record NAME PASSWORD: a user whose record holds its argon2id hash
+# (as written before rcg:pw existed); prints the uuid.
+legacy_record() {
+    local u i hash rec
+    api "$(jq -nc --arg u "$1" --arg p "$2" '{type:"signUp",signUp:{username:$u,password:$p}}')"
+    expect_status 200 || return 1
+    u=$(jqb .authorized.userUUID)
+    i=$(rcli get "usersUUIDListIndex.$u")
+    hash=$(rcli get "rcg:pw.$u")
+    rec=$(jq -c --arg h "$hash" '.Password = $h' <<<"$(rcli lindex users "$i")")
+    rcli lset users "$i" "$rec"$'\n' >/dev/null
+    rcli del "rcg:pw.$u" >/dev/null
+    [[ "$(rcli lindex users "$i")" == *'$argon2id$'* ]] || return 1
+    echo "$u"
+}
+
+@test "no users element holds a password hash; the sealed token signs nothing in" {
+    sign_in Z "zed-$RANDOM" pw-zed
+    api "$(jq -nc --arg u "$(rcli lindex users "$(rcli get "usersUUIDListIndex.$Z_UUID")" | jq -r .Username)" \
+        '{type:"signIn",signIn:{username:$u,password:"pw-zed"}}')"
+    expect_status 200
+    ! rcli lrange users 0 -1 | grep -q 'argon2'
+    token=$(rcli lindex users "$(rcli get "usersUUIDListIndex.$Z_UUID")" | jq -r .Password)
+    [[ $token == rcg-sealed:* ]]
+    name=$(rcli lindex users "$(rcli get "usersUUIDListIndex.$Z_UUID")" | jq -r .Username)
+    api "$(jq -nc --arg u "$name" --arg p "$token" '{type:"signIn",signIn:{username:$u,password:$p}}')"
+    expect_error 401 4
+}
+
+@test "a record that still holds its hash signs in, and the hash moves out" {
+    u=$(legacy_record "leg-$RANDOM" pw-leg)
+    name=$(rcli lindex users "$(rcli get "usersUUIDListIndex.$u")" | jq -r .Username)
+    api "$(jq -nc --arg u "$name" '{type:"signIn",signIn:{username:$u,password:"wrong"}}')"
+    expect_error 401 4
+    [[ "$(rcli lindex users "$(rcli get "usersUUIDListIndex.$u")")" == *'$argon2id$'* ]]
+    api "$(jq -nc --arg u "$name" '{type:"signIn",signIn:{username:$u,password:"pw-leg"}}')"
+    expect_status 200
+    [ "$(jqb .authorized.userUUID)" = "$u" ]
+    rec=$(rcli lindex users "$(rcli get "usersUUIDListIndex.$u")")
+    [[ $(jq -r .Password <<<"$rec") == rcg-sealed:* ]]
+    [ "$(jq -r .Username <<<"$rec")" = "$name" ]
+    [[ "$(rcli get "rcg:pw.$u")" == '$argon2id$'* ]]
+    api "$(jq -nc --arg u "$name" '{type:"signIn",signIn:{username:$u,password:"pw-leg"}}')"
+    expect_status 200
+}
+
+@test "chat.fcgi --migrate moves every hash out; everyone still signs in" {
+    u1=$(legacy_record "mig1-$RANDOM" pw-m1)
+    u2=$(legacy_record "mig2-$RANDOM" pw-m2)
+    plain=$(cat /proc/sys/kernel/random/uuid)
+    n=$(( $(rcli rpush users "{\"UUID\":\"$plain\",\"Username\":\"goplain-$$\",\"Password\":\"pw-go\",\"OnLine\":false}") - 1 ))
+    rcli set "usersUUIDListIndex.$plain" "$n" >/dev/null
+    rcli set "usersUsernameListIndex.$(printf "goplain-$$" | md5sum | cut -d' ' -f1)" "$n" >/dev/null
+    run env REDIS_ADDRESS="$REDIS_ADDRESS" "$ROOT/$BUILD/chat.fcgi" --migrate
+    [ "$status" = 0 ]
+    [[ $output == "moved 2 password hashes"* ]]
+    ! rcli lrange users 0 -1 | grep -q 'argon2'
+    # the Go server's plaintext record is left as it is
+    [ "$(rcli lindex users "$n" | jq -r .Password)" = pw-go ]
+    for pair in "$u1:pw-m1" "$u2:pw-m2"; do
+        u=${pair%%:*}
+        name=$(rcli lindex users "$(rcli get "usersUUIDListIndex.$u")" | jq -r .Username)
+        api "$(jq -nc --arg u "$name" --arg p "${pair#*:}" '{type:"signIn",signIn:{username:$u,password:$p}}')"
+        expect_status 200
+    done
+    api "{\"type\":\"signIn\",\"signIn\":{\"username\":\"goplain-$$\",\"password\":\"pw-go\"}}"
+    expect_status 200
+    run env REDIS_ADDRESS="$REDIS_ADDRESS" "$ROOT/$BUILD/chat.fcgi" --migrate
+    [[ $output == "moved 0 password hashes"* ]]
+}
+
+@test "chat.fcgi --help and --version" {
+    run "$ROOT/$BUILD/chat.fcgi" --help
+    [ "$status" = 0 ]
+    [[ $output == *"--migrate"* ]]
+    run "$ROOT/$BUILD/chat.fcgi" --version
+    [ "$status" = 0 ]
+    [[ $output == "chat.fcgi "* ]]
+    run "$ROOT/$BUILD/chat.fcgi" --bogus
+    [ "$status" = 2 ]
 }
