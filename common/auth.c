@@ -1,5 +1,7 @@
 /* auth.c - password hashing and verification, identifiers. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <semaphore.h>
 #include <string.h>
 
@@ -48,21 +50,41 @@ enum chat_err auth_hash_password(const char *pw, size_t len,
     int rc;
 
     slot_take();
+    errno = 0;
     rc = crypto_pwhash_str_alg(out, pw, len, ops_limit, mem_limit,
                                crypto_pwhash_ALG_ARGON2ID13);
     sem_post(&hash_slots);
+    if (rc != 0 && errno == ENOMEM)
+        return chat_fail(e, CHAT_E_HASH_MEMORY, NULL);
     if (rc != 0)
         return chat_fail(e, CHAT_E_INTERNAL, "password hashing failed");
     return CHAT_OK;
 }
 
-int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
-                         size_t len)
+/* Whether the m= cost (KiB) of an argon2id string can be allocated now. */
+static int hash_memory_available(const char *hash)
+{
+    const char *m = strstr(hash, "$m=");
+    unsigned long kib;
+    void *p;
+
+    if (!m)
+        return 1;
+    kib = strtoul(m + 3, NULL, 10);
+    if (kib == 0 || kib > SIZE_MAX / 1024)
+        return 1;
+    p = malloc(kib * 1024);
+    free(p);
+    return p != NULL;
+}
+
+enum auth_verdict auth_verify_password(const char *stored, size_t stored_len,
+                                       const char *pw, size_t len)
 {
     unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
 
     if (auth_is_sealed(stored))
-        return 0; /* its hash is elsewhere; never a password */
+        return AUTH_MISMATCH; /* its hash is elsewhere; never a password */
     if (auth_is_hash(stored)) {
         char hash[AUTH_HASH_MAX];
         int ok;
@@ -72,15 +94,19 @@ int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
         hash[stored_len] = '\0';
         slot_take();
         ok = crypto_pwhash_str_verify(hash, pw, len) == 0;
+        /* libsodium answers -1 alike for a mismatch and for memory it
+         * could not get: ask for that memory to tell them apart */
+        if (!ok && !hash_memory_available(hash))
+            ok = -1;
         sem_post(&hash_slots);
-        return ok;
+        return ok == 1 ? AUTH_MATCH : ok ? AUTH_NO_MEMORY : AUTH_MISMATCH;
     }
     /* Plaintext record of the original server: compare digests so neither
      * the content nor the length leaks through timing. */
     crypto_generichash(a, sizeof a, (const unsigned char *)stored, stored_len,
                        NULL, 0);
     crypto_generichash(b, sizeof b, (const unsigned char *)pw, len, NULL, 0);
-    return sodium_memcmp(a, b, sizeof a) == 0;
+    return sodium_memcmp(a, b, sizeof a) == 0 ? AUTH_MATCH : AUTH_MISMATCH;
 }
 
 int auth_is_hash(const char *s)

@@ -16,14 +16,21 @@ int auth_init(const struct config *cfg);
 void auth_cleanup(void);
 
 /* argon2id string of pw into out. At most cfg->pwhash_concurrency run at
- * once (each takes pwhash_mem bytes). Returns CHAT_OK or CHAT_E_INTERNAL. */
+ * once (each takes pwhash_mem bytes). Returns CHAT_OK, CHAT_E_HASH_MEMORY
+ * when the memory cannot be had (a process memory cap: an outage, logged
+ * with the setting to lower), or CHAT_E_INTERNAL. */
 enum chat_err auth_hash_password(const char *pw, size_t len,
                                  char out[AUTH_HASH_MAX], struct chat_error *e);
 
-/* Nonzero when pw matches stored: an argon2id string, or the plaintext an
+/* Whether pw matches stored: an argon2id string, or the plaintext an
  * original Go server wrote (compared in constant time). */
-int auth_verify_password(const char *stored, size_t stored_len, const char *pw,
-                         size_t len);
+enum auth_verdict {
+    AUTH_MISMATCH = 0,
+    AUTH_MATCH = 1,
+    AUTH_NO_MEMORY = -1, /* the hash could not be computed: not a verdict */
+};
+enum auth_verdict auth_verify_password(const char *stored, size_t stored_len,
+                                       const char *pw, size_t len);
 
 /* The Password of a users record whose hash is in rcg:pw.<uuid>: the Go
  * server hands whole records to every WebSocket client, so the record

@@ -94,6 +94,9 @@ static const struct err_row rows[CHAT_E__MAX] = {
                       .code = 221,
                       .text = "storage unavailable, retry later"},
     [CHAT_E_INTERNAL] = {.status = 500, .code = 222, .text = "internal error"},
+    [CHAT_E_HASH_MEMORY] = {.status = 503,
+                            .code = 223,
+                            .text = "sign-in unavailable, retry later"},
 };
 
 enum chat_err chat_fail(struct chat_error *e, enum chat_err err,

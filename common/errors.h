@@ -36,6 +36,7 @@ enum chat_err {
     CHAT_E_SIGNIN_RATE,    /* 429 */
     CHAT_E_BUSY,           /* 503: too many parked polls */
     CHAT_E_REDIS,          /* 503 */
+    CHAT_E_HASH_MEMORY,    /* 503: password hashing got no memory */
     CHAT_E_INTERNAL,       /* 500, JSON, never a page */
     CHAT_E__MAX
 };

@@ -182,6 +182,10 @@ void dispatch_request(struct db *db, const struct config *cfg,
         rt->fn(db, cfg, rq, rep);
         return;
     }
+    if (rq->bare_script) { /* POST /cgi-bin/chat.cgi is /api */
+        serve_api(db, cfg, rq, rep);
+        return;
+    }
     chat_fail(&e, CHAT_E_NOT_FOUND, NULL);
     reply_error(rep, &e);
 }

@@ -161,6 +161,18 @@ struct sign_write {
     char hash[AUTH_HASH_MAX]; /* rcg:pw value */
 };
 
+/* Hashing could not get its memory (a per-process cap such as RLimitMEM
+ * or an LVE): a 503 the client retries, and a line naming the setting. */
+static enum chat_err hash_memory_outage(struct hctx *cx, struct chat_error *e)
+{
+    log_err("password hashing cannot get its %ld bytes (a process memory "
+            "cap?): lower CHAT_PWHASH_MEMLIMIT or raise the cap",
+            cx->cfg->pwhash_mem);
+    chat_fail(e, CHAT_E_HASH_MEMORY, NULL);
+    e->retry_after = 5;
+    return CHAT_E_HASH_MEMORY;
+}
+
 /* Checks the password of an existing record; fills uid and the stored
  * name, and w when the record still holds its hash (moved on sign-in). */
 static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
@@ -170,6 +182,7 @@ static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
 {
     char *u = NULL, *pw = NULL;
     const char *stored;
+    enum auth_verdict verdict;
     enum chat_err rc = CHAT_OK;
 
     if (user_record_parse(f->json, f->len, &u, name, &pw) || strlen(u) != 36) {
@@ -182,8 +195,14 @@ static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
         rc = chat_fail(e, CHAT_E_INTERNAL, "password record missing");
         goto out;
     }
-    if (!auth_verify_password(stored, strlen(stored), cr->password,
-                              cr->password_len)) {
+    verdict = auth_verify_password(stored, strlen(stored), cr->password,
+                                   cr->password_len);
+    if (verdict == AUTH_NO_MEMORY) {
+        /* an outage: never "wrong password", never a counted failure */
+        rc = hash_memory_outage(cx, e);
+        goto out;
+    }
+    if (verdict != AUTH_MATCH) {
         record_failure(cx, cr);
         log_info("sign-in failed for a user (wrong password)");
         rc = chat_fail(e, CHAT_E_WRONG_PASSWORD, NULL);
@@ -203,13 +222,16 @@ out:
     return rc;
 }
 
-static enum chat_err new_user(const struct creds *cr, const char *uid,
-                              struct sign_write *w, struct chat_error *e)
+static enum chat_err new_user(struct hctx *cx, const struct creds *cr,
+                              const char *uid, struct sign_write *w,
+                              struct chat_error *e)
 {
     enum chat_err rc =
         auth_hash_password(cr->password, cr->password_len, w->hash, e);
 
     w->old = "";
+    if (rc == CHAT_E_HASH_MEMORY)
+        return hash_memory_outage(cx, e);
     return rc == CHAT_OK ? sealed_record(&w->rec, uid, cr->name, e) : rc;
 }
 
@@ -285,7 +307,7 @@ static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
                 rc = finish_sign_in(cx, &cr, uid, name, &w, out, e);
         } else if (rc == CHAT_OK) {
             auth_new_uuid(uid);
-            rc = new_user(&cr, uid, &w, e);
+            rc = new_user(cx, &cr, uid, &w, e);
             if (rc == CHAT_OK)
                 rc = finish_sign_in(cx, &cr, uid, cr.name, &w, out, e);
         }

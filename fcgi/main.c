@@ -133,6 +133,21 @@ static const char usage[] =
     "Settings come from the environment (REDIS_ADDRESS, REDIS_PASSWORD,\n"
     "REDIS_DB, CHAT_*): see the README's Configuration table.\n";
 
+/* A CGI request under a bad configuration still gets a JSON 500 (the
+ * server would otherwise show its own page for an empty reply). */
+static int cgi_config_error(void)
+{
+    struct reply rep;
+    struct chat_error e = {0};
+
+    reply_init(&rep);
+    chat_fail(&e, CHAT_E_INTERNAL, "server configuration (see its log)");
+    reply_error(&rep, &e);
+    reply_write_cgi(&rep);
+    reply_free(&rep);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     char err[256];
@@ -153,8 +168,15 @@ int main(int argc, char **argv)
         }
         migrate = 1;
     }
+    if (!migrate && FCGX_IsCGI() && !request_is_cgi_env()) {
+        /* started by hand: no FastCGI socket on stdin, no CGI request */
+        fputs(usage, stderr);
+        return 2;
+    }
     if (config_load(&cfg, err, sizeof err)) {
         log_err("configuration: %s", err);
+        if (!migrate && FCGX_IsCGI())
+            return cgi_config_error();
         return 2;
     }
     log_set_level((enum log_level)cfg.log_level);

@@ -24,6 +24,11 @@ static const char *cgi_param(const char *name, void *ctx)
     return getenv(name);
 }
 
+int request_is_cgi_env(void)
+{
+    return cgi_param("REQUEST_METHOD", NULL) != NULL;
+}
+
 static void copy_param(char *dst, size_t n, const char *v)
 {
     snprintf(dst, n, "%s", v ? v : "");
@@ -37,9 +42,16 @@ static void read_head(struct request *rq, param_fn get, void *ctx)
     const char *auth = get("HTTP_AUTHORIZATION", ctx);
     size_t plen;
 
+    const char *script = get("SCRIPT_NAME", ctx);
+    const char *info = get("PATH_INFO", ctx);
+
     copy_param(rq->method, sizeof rq->method, get("REQUEST_METHOD", ctx));
-    if (!uri) /* plain CGI servers without REQUEST_URI */
-        uri = get("SCRIPT_NAME", ctx);
+    /* /cgi-bin/chat.cgi/api: the route is PATH_INFO. Else the URI (a
+     * server that maps /api to the script), or the script's own name. */
+    if (info && *info)
+        uri = info;
+    if (!uri)
+        uri = script;
     if (!uri)
         uri = "/";
     plen = strcspn(uri, "?");
@@ -47,6 +59,7 @@ static void read_head(struct request *rq, param_fn get, void *ctx)
         plen = sizeof rq->path - 1;
     memcpy(rq->path, uri, plen);
     rq->path[plen] = '\0';
+    rq->bare_script = script && *script && strcmp(rq->path, script) == 0;
     if (query && strlen(query) >= sizeof rq->query)
         rq->query_too_long = 1;
     else

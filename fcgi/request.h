@@ -11,7 +11,8 @@
 
 struct request {
     char method[16];
-    char path[256];   /* REQUEST_URI without the query */
+    char path[256];   /* PATH_INFO, else REQUEST_URI without the query */
+    int bare_script;  /* the request names the script itself (CGI) */
     char query[1024]; /* QUERY_STRING ("" when absent or too long) */
     int query_too_long;
     char bearer[128]; /* from Authorization: Bearer, or "" */
@@ -39,6 +40,9 @@ void reply_error(struct reply *r, const struct chat_error *e);
  * Returns 0, or -1 when it cannot be read at all (client gone). */
 int request_read_fcgi(struct request *rq, struct FCGX_Request *fr);
 int request_read_cgi(struct request *rq);
+
+/* Nonzero when the environment is a CGI request's (REQUEST_METHOD set). */
+int request_is_cgi_env(void);
 void request_free(struct request *rq); /* NULL-safe */
 
 /* Writes the reply; returns 0 or -1 when the client is gone. */
