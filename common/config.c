@@ -28,6 +28,7 @@ struct setting {
 static const struct setting settings[] = {
     {.name = "REDIS_ADDRESS", .def = "127.0.0.1:6379", STR(redis_address)},
     {.name = "REDIS_PASSWORD", .def = "", STR(redis_password)},
+    {.name = "REDIS_USERNAME", .def = "", STR(redis_username)},
     {.name = "REDIS_DB", .def = "0", INT(redis_db, 0, 1000000)},
     {.name = "CHAT_KEYSPACE_SETUP", .def = "1", INT(keyspace_setup, 0, 1)},
     {.name = "CHAT_REDIS_TIMEOUT_MS",
@@ -62,6 +63,7 @@ static const struct setting settings[] = {
     {.name = "CHAT_POLL_MAX_WAITERS",
      .def = "19000",
      INT(poll_max_waiters, 1, 1000000)},
+    {.name = "CHAT_POLL_MAX_HOLD", .def = "55", INT(poll_max_hold, 1, 55)},
     {.name = "CHAT_FCGI_POLL", .def = "1", INT(fcgi_poll, 0, 1)},
     {.name = "CHAT_USERS_CACHE_MS",
      .def = "1000",
@@ -124,15 +126,25 @@ static int apply(struct config *cfg, const struct setting *st, const char *v)
 int config_split_address(const char *addr, char *host, unsigned hostlen,
                          int *port)
 {
-    const char *colon = strrchr(addr, ':');
+    const char *colon = strrchr(addr, ':'), *start = addr, *end = colon;
     long p;
 
-    if (!colon || colon == addr || (size_t)(colon - addr) >= hostlen)
+    /* [v6 literal]:port */
+    if (addr[0] == '[') {
+        start = addr + 1;
+        end = strchr(start, ']');
+        if (!end || end[1] != ':')
+            return -1;
+        colon = end + 1;
+    } else if (colon && memchr(addr, ':', (size_t)(colon - addr))) {
+        return -1; /* a bare v6 literal: ambiguous without brackets */
+    }
+    if (!colon || end == start || (size_t)(end - start) >= hostlen)
         return -1;
     if (parse_long(colon + 1, &p) || p < 1 || p > 65535)
         return -1;
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = '\0';
+    memcpy(host, start, (size_t)(end - start));
+    host[end - start] = '\0';
     *port = (int)p;
     return 0;
 }

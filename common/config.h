@@ -8,6 +8,7 @@ struct config {
     int redis_port;           /* from REDIS_ADDRESS port part */
     char redis_address[300];  /* REDIS_ADDRESS, "host:port" or a socket path */
     char redis_password[256]; /* REDIS_PASSWORD (original), "" = no AUTH */
+    char redis_username[128]; /* REDIS_USERNAME: ACL user for AUTH */
     int redis_db;             /* REDIS_DB: database number (SELECT) */
     int keyspace_setup;       /* CHAT_KEYSPACE_SETUP: may CONFIG SET notify */
     int redis_timeout_ms;     /* CHAT_REDIS_TIMEOUT_MS: connect and command */
@@ -24,6 +25,7 @@ struct config {
     char poller_socket[256];  /* CHAT_POLLER_SOCKET: unix socket path */
     char poller_address[300]; /* CHAT_POLLER_ADDRESS: "host:port" or "" */
     int poll_max_waiters;     /* CHAT_POLL_MAX_WAITERS: parked polls cap */
+    int poll_max_hold;        /* CHAT_POLL_MAX_HOLD: longest poll hold, s */
     int fcgi_poll;            /* CHAT_FCGI_POLL: chat.fcgi answers /poll */
     int users_cache_ms;       /* CHAT_USERS_CACHE_MS: reuse a users page, ms */
     int sse_heartbeat;        /* CHAT_SSE_HEARTBEAT: SSE comment every N s */

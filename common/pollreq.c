@@ -53,6 +53,8 @@ enum chat_err pollreq_parse(const struct pollreq_in *in, struct pollreq *out,
     }
     if (in->timeout && parse_timeout(in->timeout, &out->timeout, e))
         return e->err;
+    if (in->max_hold > 0 && out->timeout > in->max_hold)
+        out->timeout = in->max_hold;
     return CHAT_OK;
 }
 

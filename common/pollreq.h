@@ -29,10 +29,12 @@ struct pollreq_in {
     const char *cursor;  /* query cursor */
     const char *last_id; /* Last-Event-ID header (wins over cursor) */
     const char *timeout; /* query timeout */
+    int max_hold;        /* CHAT_POLL_MAX_HOLD: longer holds get this */
 };
 
-/* Validates in into out. Returns CHAT_OK, or the error (400 for malformed
- * values, 401 for a missing key) with e filled. */
+/* Validates in into out; a timeout over in->max_hold (the host's limit)
+ * is cut to it. Returns CHAT_OK, or the error (400 for malformed values,
+ * 401 for a missing key) with e filled. */
 enum chat_err pollreq_parse(const struct pollreq_in *in, struct pollreq *out,
                             struct chat_error *e);
 

@@ -699,6 +699,19 @@ void store_ping(struct store_call *c)
 
 static int is_bulk(const redisReply *r);
 
+int store_auth_argv(const struct config *cfg, const char *argv[3])
+{
+    int n = 0;
+
+    if (!cfg->redis_password[0])
+        return 0;
+    argv[n++] = "AUTH";
+    if (cfg->redis_username[0])
+        argv[n++] = cfg->redis_username;
+    argv[n++] = cfg->redis_password;
+    return n;
+}
+
 #define PROBE_MAXLEN "1000" /* the newest elements LPOS compares */
 
 int store_message_probe(struct store_call *c, const char *channel,

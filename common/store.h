@@ -203,6 +203,10 @@ struct store_mget {
 int store_presence(struct store_mget *c, char (*uuids)[37], size_t n);
 void store_mget_free(struct store_mget *c); /* NULL-safe */
 
+/* The AUTH argv of cfg (AUTH [username] password) into argv[3]; returns
+ * its length, 0 when no password is set (no AUTH). */
+int store_auth_argv(const struct config *cfg, const char *argv[3]);
+
 /* Health probe argv: PING. */
 void store_ping(struct store_call *c);
 

@@ -50,7 +50,8 @@ redisContext *db_connect(const struct config *cfg, char *why, size_t n)
                              (long)(cfg->redis_timeout_ms % 1000) * 1000};
     redisContext *c;
     char db[16];
-    const char *auth[] = {"AUTH", cfg->redis_password};
+    const char *auth[3];
+    int auth_argc = store_auth_argv(cfg, auth);
     const char *select[] = {"SELECT", db};
 
     if (cfg->redis_host[0] == '/')
@@ -64,7 +65,7 @@ redisContext *db_connect(const struct config *cfg, char *why, size_t n)
     snprintf(why, n, "setup failed");
     snprintf(db, sizeof db, "%d", cfg->redis_db);
     if (redisSetTimeout(c, tv) != REDIS_OK ||
-        (cfg->redis_password[0] && setup_command(c, 2, auth)) ||
+        (auth_argc && setup_command(c, auth_argc, auth)) ||
         (cfg->redis_db && setup_command(c, 2, select)))
         goto fail;
     return c;

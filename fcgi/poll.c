@@ -84,12 +84,12 @@ static int should_stop(void)
     return atomic_load(&stopping);
 }
 
-static enum chat_err read_args(const struct request *rq, struct pollreq *p,
-                               struct chat_error *e)
+static enum chat_err read_args(const struct request *rq, int max_hold,
+                               struct pollreq *p, struct chat_error *e)
 {
     char session[64], key[POLLREQ_KEY_MAX + 2], cursor[CURSOR_MAX + 2],
         timeout[16];
-    struct pollreq_in in = {.bearer = rq->bearer};
+    struct pollreq_in in = {.bearer = rq->bearer, .max_hold = max_hold};
     int rc;
 
     memset(p, 0, sizeof *p);
@@ -221,7 +221,7 @@ void poll_serve(struct db *db, const struct config *cfg,
         chat_fail(&e, CHAT_E_NOT_FOUND, "polling is served by chat-poller");
         goto fail;
     }
-    if (read_args(rq, &p, &e) != CHAT_OK)
+    if (read_args(rq, cfg->poll_max_hold, &p, &e) != CHAT_OK)
         goto fail;
     if (wait_for_due(db, cfg, &p, &r, &res, &e) != CHAT_OK)
         goto fail;

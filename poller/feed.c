@@ -141,19 +141,18 @@ static void on_setup(redisAsyncContext *ac, void *reply, void *priv)
 static int queue_setup(redisAsyncContext *ac)
 {
     char db[16];
-    const char *auth[2] = {"AUTH", cfg->redis_password};
+    const char *auth[3];
     const char *sel[2] = {"SELECT", db};
-    size_t auth_len[2] = {4, strlen(cfg->redis_password)};
-    size_t sel_len[2] = {6, 0};
+    int auth_argc = store_auth_argv(cfg, auth);
 
-    sel_len[1] = (size_t)snprintf(db, sizeof db, "%d", cfg->redis_db);
-    if (cfg->redis_password[0] &&
-        redisAsyncCommandArgv(ac, on_setup, (void *)(uintptr_t) "AUTH", 2, auth,
-                              auth_len) != REDIS_OK)
+    snprintf(db, sizeof db, "%d", cfg->redis_db);
+    if (auth_argc &&
+        redisAsyncCommandArgv(ac, on_setup, (void *)(uintptr_t) "AUTH",
+                              auth_argc, auth, NULL) != REDIS_OK)
         return -1;
     if (cfg->redis_db &&
         redisAsyncCommandArgv(ac, on_setup, (void *)(uintptr_t) "SELECT", 2,
-                              sel, sel_len) != REDIS_OK)
+                              sel, NULL) != REDIS_OK)
         return -1;
     return 0;
 }

@@ -46,6 +46,8 @@ static const char *bearer_of(struct evhttp_request *req)
 }
 
 /* /poll and /events: parse, validate, hand over to waiters. */
+static int max_hold;
+
 static void serve_wait(struct evhttp_request *req, enum waiter_kind kind)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -66,6 +68,7 @@ static void serve_wait(struct evhttp_request *req, enum waiter_kind kind)
     in.cursor = evhttp_find_header(&q, "cursor");
     in.timeout = evhttp_find_header(&q, "timeout");
     in.bearer = bearer_of(req);
+    in.max_hold = max_hold;
     if (kind == WAITER_STREAM)
         in.last_id = evhttp_find_header(evhttp_request_get_input_headers(req),
                                         "Last-Event-ID");
@@ -164,6 +167,7 @@ int http_setup(struct evhttp *http, const struct config *cfg)
     evhttp_set_max_headers_size(http, HEADERS_MAX);
     evhttp_set_max_body_size(http, 0);
     evhttp_set_timeout(http, cfg->poller_idle);
+    max_hold = cfg->poll_max_hold;
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
                                          EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                          EVHTTP_REQ_DELETE);

@@ -8,6 +8,8 @@
 #include "common/cursor.h"
 #include "common/errors.h"
 #include "common/jbuf.h"
+#include "common/pollreq.h"
+#include "common/store.h"
 #include "common/proto.h"
 #include "common/utf8.h"
 
@@ -146,6 +148,45 @@ static void test_errors(void)
     jbuf_free(&b);
 }
 
+/* The poll timeout: 0..55, cut to the host's longest hold. */
+static void test_poll_hold(void)
+{
+    struct pollreq p;
+    struct chat_error e = {0};
+    struct pollreq_in in = {.session = "0b9c5f8e-8c1f-4bb1-9a51-0c2f0b1d2e3f",
+                            .key = "k",
+                            .timeout = "45",
+                            .max_hold = 30};
+
+    CHECK(pollreq_parse(&in, &p, &e) == CHAT_OK && p.timeout == 30);
+    in.timeout = NULL; /* the default, 25, is under the cap */
+    CHECK(pollreq_parse(&in, &p, &e) == CHAT_OK && p.timeout == 25);
+    in.max_hold = 10;
+    CHECK(pollreq_parse(&in, &p, &e) == CHAT_OK && p.timeout == 10);
+    in.timeout = "56";
+    CHECK(pollreq_parse(&in, &p, &e) == CHAT_E_BAD_PARAM);
+}
+
+/* Keyspace names and notify flags (the Go order's wake). */
+static void test_keyspace(void)
+{
+    char name[STORE_KEY_MAX];
+    struct store_call c;
+
+    CHECK(store_keyspace_name(name, sizeof name, 3, "public") == 0 &&
+          strcmp(name, "__keyspace@3__:channelMessages.public") == 0);
+    CHECK(strcmp(store_keyspace_channel_of(name, 3), "public") == 0);
+    CHECK(store_keyspace_channel_of(name, 0) == NULL);
+    CHECK(store_keyspace_channel_of("__keyspace@3__:channelMessages.", 3) ==
+          NULL);
+    CHECK(store_notify_covers("KEl") && store_notify_covers("AK") &&
+          !store_notify_covers("Ex") && !store_notify_covers("El"));
+    store_notify_set(&c, "Ex");
+    CHECK(c.argc == 4 && strcmp(c.argv[3], "ExKl") == 0);
+    store_notify_set(&c, "KA");
+    CHECK(c.argc == 4 && strcmp(c.argv[3], "KA") == 0);
+}
+
 int main(void)
 {
     test_go_escaping();
@@ -154,6 +195,8 @@ int main(void)
     test_parse();
     test_cursor();
     test_errors();
+    test_poll_hold();
+    test_keyspace();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }
