@@ -456,16 +456,14 @@ static int stream_write(struct waiter *w, const struct store_poll_result *res)
                  w->p.session);
         goto out;
     }
-    if (res->reset && (evbuffer_add_printf(out, "event: reset\n") < 0))
-        goto out;
     if (render_poll_each(res, w->p.session, stream_item, out, cur) < 0)
         goto out;
-    if (res->reset) {
-        /* The reset event carries the new cursor even with no objects. */
-        if (evbuffer_add_printf(out, "id: %s\ndata: {\"reset\":true}\n\n",
-                                cur) < 0)
-            goto out;
-    }
+    /* After the batch's objects (each an ordinary event), the reset event
+     * with the new cursor, also when there are no objects. */
+    if (res->reset &&
+        evbuffer_add_printf(
+            out, "event: reset\nid: %s\ndata: {\"reset\":true}\n\n", cur) < 0)
+        goto out;
     if (evbuffer_get_length(out))
         evhttp_send_reply_chunk(w->req, out);
     rc = 0;

@@ -612,6 +612,24 @@ fcgi_poll() {
     [ "$(jqb '.reset // false')" = false ]
 }
 
+@test "SSE: a reset batch sends its objects as ordinary events, then the reset" {
+    sign_in XS "pxs-$RANDOM"
+    join XS ""
+    poll XS "" 0
+    IFS=. read -r tag sys jn _ <<<"$CURSOR"
+    sign_in XT "pxt-$RANDOM" # a sys signIn event after XS's cursor
+    curl -sN --max-time 2 -H "Authorization: Bearer $XS_KEY" \
+        -H "Last-Event-ID: $tag.$sys.$jn.999999" \
+        "$BASE/events?sessionUUID=$XS_SESSION" >"$TEST_DIR/sse-reset" || true
+    # the signIn object is not typed reset; the reset event is last
+    awk '/^event: /{ev=$2} /^data: /{print (ev ? ev : "message"), substr($0, 7); ev=""}' \
+        "$TEST_DIR/sse-reset" >"$TEST_DIR/sse-reset.events"
+    grep -q '^message .*"signIn"' "$TEST_DIR/sse-reset.events"
+    [ "$(grep -c '^reset ' "$TEST_DIR/sse-reset.events")" = 1 ]
+    [ "$(grep '^reset ' "$TEST_DIR/sse-reset.events")" = 'reset {"reset":true}' ]
+    [ "$(tail -1 "$TEST_DIR/sse-reset.events" | cut -d' ' -f1)" = reset ]
+}
+
 @test "each poll refreshes presence (60 s) and the session (1 h)" {
     sign_in Y "py-$RANDOM"
     join Y ""
