@@ -1,4 +1,4 @@
-// api.js - the HTTP contract (docs: CONTRACT.md): POST /api and GET /poll.
+// api.js - the HTTP contract (docs/contract.md): POST /api and GET /poll.
 // Every failure becomes an ApiError with the HTTP status (0 = the network or
 // the server could not be reached), the contract's error code and a text
 // meant for people.
@@ -89,19 +89,49 @@ async function request(url, init, timeoutMs, outerSignal) {
   throw new ApiError(status, err && Number.isInteger(err.code) ? err.code : -1, words, wait);
 }
 
+export const ERR_NO_KEY = 208; // the server saw no access key
+
+// The key goes in the Authorization header, out of URLs and access logs.
+// Some hosts strip that header (Apache without CGIPassAuth, some proxies):
+// a 208 to a request that carried it means exactly that, and from then on
+// the key travels in the body (POST) or the query (poll) instead.
+let keyInHeader = true;
+
+export function resetKeyPlacement() {
+  keyInHeader = true;
+}
+
+async function withKey(key, send) {
+  if (!key || !keyInHeader) return send(false);
+  try {
+    return await send(true);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401 || err.code !== ERR_NO_KEY) throw err;
+    keyInHeader = false;
+    return send(false);
+  }
+}
+
 // post(obj, key?, {signal, timeoutMs}): one request object, its reply object.
 export function post(obj, key, { signal, timeoutMs = 20000 } = {}) {
-  const headers = { "Content-Type": "application/json" };
-  if (key) headers.Authorization = `Bearer ${key}`;
-  return request(endpoint("api"), { method: "POST", headers, body: JSON.stringify(obj) }, timeoutMs, signal);
+  return withKey(key, (inHeader) => {
+    const headers = { "Content-Type": "application/json" };
+    let body = obj;
+    if (key && inHeader) headers.Authorization = `Bearer ${key}`;
+    else if (key) body = { ...obj, accessKey: key };
+    return request(endpoint("api"), { method: "POST", headers, body: JSON.stringify(body) }, timeoutMs, signal);
+  });
 }
 
 // poll({session, key, cursor, timeout, signal}): {cursor, messages, reset?}.
 export function poll({ session, key, cursor, timeout = 25, signal }) {
-  const url = endpoint("poll");
-  url.searchParams.set("sessionUUID", session);
-  if (cursor) url.searchParams.set("cursor", cursor);
-  url.searchParams.set("timeout", String(timeout));
-  return request(url, { method: "GET", headers: { Authorization: `Bearer ${key}` } },
-    (timeout + 15) * 1000, signal);
+  return withKey(key, (inHeader) => {
+    const url = endpoint("poll");
+    url.searchParams.set("sessionUUID", session);
+    if (cursor) url.searchParams.set("cursor", cursor);
+    url.searchParams.set("timeout", String(timeout));
+    if (!inHeader) url.searchParams.set("accessKey", key);
+    return request(url, { method: "GET", headers: inHeader ? { Authorization: `Bearer ${key}` } : {} },
+      (timeout + 15) * 1000, signal);
+  });
 }
