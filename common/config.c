@@ -63,6 +63,7 @@ static const struct setting settings[] = {
     {.name = "CHAT_POLL_MAX_WAITERS",
      .def = "19000",
      INT(poll_max_waiters, 1, 1000000)},
+    {.name = "CHAT_CORS_ORIGINS", .def = "", STR(cors_origins)},
     {.name = "CHAT_POLL_MAX_HOLD", .def = "55", INT(poll_max_hold, 1, 55)},
     {.name = "CHAT_FCGI_POLL", .def = "1", INT(fcgi_poll, 0, 1)},
     {.name = "CHAT_USERS_CACHE_MS",

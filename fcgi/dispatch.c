@@ -2,6 +2,7 @@
  * tables ask for are made here once, so handlers never repeat them. */
 #include <string.h>
 
+#include "common/http.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "fcgi/dispatch.h"
@@ -101,10 +102,6 @@ static void serve_api(struct db *db, const struct config *cfg,
     struct hctx cx = {.db = db, .cfg = cfg};
     enum chat_err rc;
 
-    if (strcmp(rq->method, "POST") != 0) {
-        chat_fail(&e, CHAT_E_METHOD, "use POST /api");
-        goto fail;
-    }
     if (rq->body_too_large) {
         chat_fail(&e, CHAT_E_TOO_LARGE, NULL);
         goto fail;
@@ -143,17 +140,46 @@ static void serve_health(struct db *db, const struct config *cfg,
     jbuf_cstr(&rep->body, "{\"status\":\"ok\",\"redis\":\"up\"}");
 }
 
+/* chat.fcgi has no streaming responses: SSE needs chat-poller. The web
+ * client uses /poll only, so nothing there depends on it. */
+static void serve_no_events(struct db *db, const struct config *cfg,
+                            const struct request *rq, struct reply *rep)
+{
+    struct chat_error e = {0};
+
+    (void)db;
+    (void)cfg;
+    (void)rq;
+    chat_fail(&e, CHAT_E_NOT_FOUND,
+              "/events is served by chat-poller; use /poll here");
+    reply_error(rep, &e);
+}
+
 struct route {
-    const char *name; /* last path segment */
-    const char *method;
+    const char *name;   /* last path segment */
+    const char *method; /* GET also takes HEAD */
+    const char *allow;  /* the Allow header of 405 and OPTIONS */
     void (*fn)(struct db *, const struct config *, const struct request *,
                struct reply *);
 };
 
 static const struct route routes[] = {
-    {.name = "api", .method = NULL, .fn = serve_api},
-    {.name = "health", .method = "GET", .fn = serve_health},
-    {.name = "poll", .method = "GET", .fn = poll_serve},
+    {.name = "api",
+     .method = "POST",
+     .allow = "POST, OPTIONS",
+     .fn = serve_api},
+    {.name = "health",
+     .method = "GET",
+     .allow = "GET, HEAD, OPTIONS",
+     .fn = serve_health},
+    {.name = "poll",
+     .method = "GET",
+     .allow = "GET, HEAD, OPTIONS",
+     .fn = poll_serve},
+    {.name = "events",
+     .method = "GET",
+     .allow = "GET, HEAD, OPTIONS",
+     .fn = serve_no_events},
 };
 
 static const char *last_segment(const char *path)
@@ -162,30 +188,46 @@ static const char *last_segment(const char *path)
     return slash ? slash + 1 : path;
 }
 
+static const struct route *find_route(const struct request *rq)
+{
+    const char *seg = last_segment(rq->path);
+
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(routes[i].name, seg) == 0)
+            return &routes[i];
+    }
+    return rq->bare_script ? &routes[0] : NULL; /* POST /cgi-bin/chat.cgi */
+}
+
+static int method_fits(const struct route *rt, const char *method)
+{
+    return strcmp(rt->method, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0);
+}
+
 void dispatch_request(struct db *db, const struct config *cfg,
                       const struct request *rq, struct reply *rep)
 {
-    const char *seg = last_segment(rq->path);
+    const struct route *rt = find_route(rq);
     struct chat_error e = {0};
 
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const struct route *rt = &routes[i];
-        if (strcmp(rt->name, seg) != 0)
-            continue;
-        if (rt->method && strcmp(rt->method, rq->method) != 0 &&
-            !(strcmp(rq->method, "HEAD") == 0 &&
-              strcmp(rt->method, "GET") == 0)) {
-            chat_fail(&e, CHAT_E_METHOD, NULL);
-            reply_error(rep, &e);
-            return;
-        }
-        rt->fn(db, cfg, rq, rep);
+    if (!rt) {
+        chat_fail(&e, CHAT_E_NOT_FOUND, NULL);
+        reply_error(rep, &e);
         return;
     }
-    if (rq->bare_script) { /* POST /cgi-bin/chat.cgi is /api */
-        serve_api(db, cfg, rq, rep);
+    rep->allow = rt->allow;
+    if (http_cors_allowed(cfg->cors_origins, rq->origin))
+        rep->cors_origin = rq->origin;
+    if (strcmp(rq->method, "OPTIONS") == 0) {
+        rep->status = 204; /* a preflight, or a plain OPTIONS */
+        rep->preflight = rep->cors_origin != NULL;
         return;
     }
-    chat_fail(&e, CHAT_E_NOT_FOUND, NULL);
-    reply_error(rep, &e);
+    if (!method_fits(rt, rq->method)) {
+        chat_fail(&e, CHAT_E_METHOD, NULL);
+        reply_error(rep, &e);
+        return;
+    }
+    rt->fn(db, cfg, rq, rep);
 }

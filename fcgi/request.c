@@ -6,6 +6,7 @@
 
 #include <fcgiapp.h>
 
+#include "common/http.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "fcgi/request.h"
@@ -72,6 +73,7 @@ static void read_head(struct request *rq, param_fn get, void *ctx)
     }
     copy_param(rq->last_event_id, sizeof rq->last_event_id,
                get("HTTP_LAST_EVENT_ID", ctx));
+    copy_param(rq->origin, sizeof rq->origin, get("HTTP_ORIGIN", ctx));
 }
 
 /* Body length from CONTENT_LENGTH; -1 when absent or malformed. */
@@ -183,32 +185,23 @@ void reply_error(struct reply *r, const struct chat_error *e)
         r->retry_after = 1;
 }
 
-static const char *reason(int status)
+/* A header block being formatted; len -1 once it did not fit. */
+struct head {
+    char *buf;
+    size_t n;
+    int len;
+};
+
+static void head_add(void *ctx, const char *name, const char *value)
 {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 429:
-        return "Too Many Requests";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Internal Server Error";
-    }
+    struct head *h = ctx;
+    int k;
+
+    if (h->len < 0)
+        return;
+    k = snprintf(h->buf + h->len, h->n - (size_t)h->len, "%s: %s\r\n", name,
+                 value);
+    h->len = k < 0 || (size_t)k >= h->n - (size_t)h->len ? -1 : h->len + k;
 }
 
 /* The header block; libfcgi's own printf lacks %zu (PLATFORM F1), so
@@ -216,34 +209,53 @@ static const char *reason(int status)
 static int format_head(const struct reply *r, char *buf, size_t n,
                        size_t body_len)
 {
-    int len = snprintf(buf, n,
-                       "Status: %d %s\r\n"
-                       "Content-Type: %s\r\n"
-                       "Cache-Control: no-store\r\n"
-                       "X-Content-Type-Options: nosniff\r\n"
-                       "Content-Length: %zu\r\n",
-                       r->status, reason(r->status),
-                       r->content_type ? r->content_type
-                                       : "application/json; charset=utf-8",
-                       body_len);
-    if (len > 0 && r->status == 405)
-        len += snprintf(buf + len, n - (size_t)len, "Allow: POST\r\n");
-    if (len > 0 && r->retry_after > 0)
-        len += snprintf(buf + len, n - (size_t)len, "Retry-After: %d\r\n",
-                        r->retry_after);
-    if (len > 0)
-        len += snprintf(buf + len, n - (size_t)len, "\r\n");
-    return len > 0 && (size_t)len < n ? len : -1;
+    struct head h = {.buf = buf, .n = n};
+    char num[32];
+
+    snprintf(num, sizeof num, "%d %s", r->status, http_reason(r->status));
+    head_add(&h, "Status", num);
+    if (r->status != 204) {
+        head_add(&h, "Content-Type",
+                 r->content_type ? r->content_type
+                                 : "application/json; charset=utf-8");
+        snprintf(num, sizeof num, "%zu", body_len);
+        head_add(&h, "Content-Length", num);
+    }
+    head_add(&h, "Cache-Control", "no-store");
+    head_add(&h, "X-Content-Type-Options", "nosniff");
+    if (r->status == 405 || r->preflight || r->status == 204)
+        head_add(&h, "Allow", r->allow ? r->allow : "POST");
+    if (r->retry_after > 0) {
+        snprintf(num, sizeof num, "%d", r->retry_after);
+        head_add(&h, "Retry-After", num);
+    }
+    if (r->cors_origin)
+        http_cors_headers(r->cors_origin, r->preflight,
+                          r->allow ? r->allow : "POST", head_add, &h);
+    if (h.len < 0 || (size_t)h.len + 3 > n)
+        return -1;
+    memcpy(buf + h.len, "\r\n", 3); /* the blank line, NUL-terminated */
+    return h.len + 2;
+}
+
+/* The body as sent: the JSON and a newline, nothing for 204. */
+static size_t body_length(const struct reply *r)
+{
+    if (r->status == 204)
+        return 0;
+    return (jbuf_failed(&r->body) ? 0 : r->body.len) + 1;
 }
 
 int reply_write_fcgi(const struct reply *r, struct FCGX_Request *fr)
 {
-    char head[512];
-    size_t body_len = jbuf_failed(&r->body) ? 0 : r->body.len;
-    int hl = format_head(r, head, sizeof head, body_len + 1);
+    char head[1024];
+    size_t total = body_length(r), body_len = total ? total - 1 : 0;
+    int hl = format_head(r, head, sizeof head, total);
 
     if (hl < 0 || FCGX_PutStr(head, hl, fr->out) != hl)
         return -1;
+    if (!total)
+        return 0;
     if (body_len &&
         FCGX_PutStr(r->body.data, (int)body_len, fr->out) != (int)body_len)
         return -1;
@@ -281,12 +293,14 @@ void request_finish_fcgi(struct FCGX_Request *fr)
 
 int reply_write_cgi(const struct reply *r)
 {
-    char head[512];
-    size_t body_len = jbuf_failed(&r->body) ? 0 : r->body.len;
-    int hl = format_head(r, head, sizeof head, body_len + 1);
+    char head[1024];
+    size_t total = body_length(r), body_len = total ? total - 1 : 0;
+    int hl = format_head(r, head, sizeof head, total);
 
     if (hl < 0 || fwrite(head, 1, (size_t)hl, stdout) != (size_t)hl)
         return -1;
+    if (!total)
+        return fflush(stdout) == 0 ? 0 : -1;
     if (body_len && fwrite(r->body.data, 1, body_len, stdout) != body_len)
         return -1;
     if (fputc('\n', stdout) == EOF)

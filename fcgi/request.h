@@ -17,15 +17,19 @@ struct request {
     int query_too_long;
     char bearer[128]; /* from Authorization: Bearer, or "" */
     char last_event_id[128];
-    char *body; /* owned, NUL-terminated; NULL when none */
+    char origin[256]; /* the Origin header, "" when absent */
+    char *body;       /* owned, NUL-terminated; NULL when none */
     size_t body_len;
     int body_too_large; /* CONTENT_LENGTH > PROTO_BODY_MAX */
 };
 
 struct reply {
-    int status;
+    int status;               /* 204: no body */
     int retry_after;          /* seconds, 0 = no header */
     const char *content_type; /* default JSON */
+    const char *allow;        /* the route's methods (405, OPTIONS) */
+    const char *cors_origin;  /* an allowed Origin (borrowed), or NULL */
+    int preflight;            /* the answer to a CORS preflight */
     struct jbuf body;
 };
 

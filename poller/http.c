@@ -7,6 +7,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/http.h"
 #include "common/log.h"
 #include "common/pollreq.h"
 #include "poller/channels.h"
@@ -99,7 +100,7 @@ static void send_text(struct evhttp_request *req, int status, const char *type,
     if (evhttp_add_header(h, "Content-Type", type) ||
         evhttp_add_header(h, "Cache-Control", "no-store"))
         log_warn("cannot add response headers");
-    evhttp_send_reply(req, status, status == 200 ? "OK" : "Unavailable", body);
+    evhttp_send_reply(req, status, http_reason(status), body);
 }
 
 static void serve_metrics(struct evhttp_request *req)
@@ -148,6 +149,10 @@ static void dispatch(struct evhttp_request *req, void *arg)
     for (size_t i = 0; path && i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(path, routes[i].path) != 0)
             continue;
+        if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
+            waiters_send_preflight(req);
+            return;
+        }
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
             fail(req, CHAT_E_METHOD, NULL);
             return;
@@ -168,9 +173,9 @@ int http_setup(struct evhttp *http, const struct config *cfg)
     evhttp_set_max_body_size(http, 0);
     evhttp_set_timeout(http, cfg->poller_idle);
     max_hold = cfg->poll_max_hold;
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-                                         EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                         EVHTTP_REQ_DELETE);
+    evhttp_set_allowed_methods(
+        http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                  EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(http, dispatch, NULL);
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "common/jbuf.h"
+#include "common/http.h"
 #include "common/log.h"
 #include "common/render.h"
 #include "common/store.h"
@@ -201,13 +202,42 @@ static void on_complete(struct evhttp_request *req, void *arg)
 
 /* --- answers --- */
 
+#define ALLOW_METHODS "GET, OPTIONS"
+
+/* The request's Origin when CHAT_CORS_ORIGINS allows it, else NULL. */
+static const char *cors_origin(struct evhttp_request *req)
+{
+    const char *o =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Origin");
+    return http_cors_allowed(cfg->cors_origins, o) ? o : NULL;
+}
+
+static void add_header(void *ctx, const char *name, const char *value)
+{
+    if (evhttp_add_header(ctx, name, value))
+        log_warn("cannot add response header %s", name);
+}
+
 static void add_headers(struct evhttp_request *req, const char *type)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    const char *origin = cors_origin(req);
 
-    if (evhttp_add_header(h, "Content-Type", type) ||
-        evhttp_add_header(h, "Cache-Control", "no-store"))
-        log_warn("cannot add response headers");
+    add_header(h, "Content-Type", type);
+    add_header(h, "Cache-Control", "no-store");
+    if (origin)
+        http_cors_headers(origin, 0, NULL, add_header, h);
+}
+
+void waiters_send_preflight(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    const char *origin = cors_origin(req);
+
+    add_header(h, "Allow", ALLOW_METHODS);
+    if (origin)
+        http_cors_headers(origin, 1, ALLOW_METHODS, add_header, h);
+    evhttp_send_reply(req, 204, http_reason(204), NULL);
 }
 
 static void send_body(struct evhttp_request *req, int status, const char *data,
@@ -216,6 +246,9 @@ static void send_body(struct evhttp_request *req, int status, const char *data,
     struct evbuffer *out = evbuffer_new();
 
     add_headers(req, "application/json; charset=utf-8");
+    if (status == 405)
+        add_header(evhttp_request_get_output_headers(req), "Allow",
+                   ALLOW_METHODS);
     if (retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", retry_after);
@@ -233,7 +266,7 @@ static void send_body(struct evhttp_request *req, int status, const char *data,
     }
     inflight++;
     evhttp_request_set_on_complete_cb(req, on_complete, NULL);
-    evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
+    evhttp_send_reply(req, status, http_reason(status), out);
     evbuffer_free(out);
 }
 
@@ -343,12 +376,14 @@ static void bury(struct waiter *w)
 }
 
 /* Ends a poll with its 200 answer: straight to the socket when it can
- * (direct.h), else through evhttp. */
+ * (direct.h), else through evhttp (also for a cross-origin client, whose
+ * answer carries CORS headers). */
 static void settle_ok(struct waiter *w, const char *body, size_t len)
 {
     struct evhttp_request *req = w->req;
-    enum direct_result r =
-        w->conn ? direct_send(w->conn, body, len) : DIRECT_NOT_SENT;
+    enum direct_result r = w->conn && req && !cors_origin(req)
+                               ? direct_send(w->conn, body, len)
+                               : DIRECT_NOT_SENT;
 
     metrics.answers++;
     if (r == DIRECT_SENT) {

@@ -45,6 +45,10 @@ long waiters_inflight(void);
 void waiters_free_all(void);
 
 /* Sends a JSON error answer (also used by http.c). */
+/* 204 to OPTIONS: Allow, and the CORS preflight headers for an allowed
+ * Origin. */
+void waiters_send_preflight(struct evhttp_request *req);
+
 void waiters_send_error(struct evhttp_request *req, const struct chat_error *e);
 
 #endif
