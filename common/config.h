@@ -26,6 +26,7 @@ struct config {
     char poller_address[300]; /* CHAT_POLLER_ADDRESS: "host:port" or "" */
     int poll_max_waiters;     /* CHAT_POLL_MAX_WAITERS: parked polls cap */
     int poll_max_hold;        /* CHAT_POLL_MAX_HOLD: longest poll hold, s */
+    int poll_hold_slots;      /* CHAT_POLL_HOLD_SLOTS: 0 = per process */
     char cors_origins[1024];  /* CHAT_CORS_ORIGINS: "" = same origin only */
     int fcgi_poll;            /* CHAT_FCGI_POLL: chat.fcgi answers /poll */
     int users_cache_ms;       /* CHAT_USERS_CACHE_MS: reuse a users page, ms */

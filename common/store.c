@@ -360,6 +360,16 @@ static const char lua_poll[] =
 static const char lua_pw_move[] =
     "return move_hash(ARGV[4], ARGV[5], ARGV[6], ARGV[7])\n";
 
+static const char lua_hold_take[] =
+    "local k, token, hold, max = P .. 'holds', ARGV[4], tonumber(ARGV[5]), "
+    "tonumber(ARGV[6])\n"
+    "local t = tonumber(redis.call('TIME')[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', k, '-inf', t)\n"
+    "if redis.call('ZCARD', k) >= max then return 0 end\n"
+    "redis.call('ZADD', k, t + hold, token)\n"
+    "if redis.call('TTL', k) < hold then redis.call('EXPIRE', k, hold) end\n"
+    "return 1\n";
+
 static const char lua_auth[] =
     "local uid, e = auth(ARGV[4], ARGV[5])\n"
     "if not uid then return redis.error_reply(e) end\n"
@@ -394,6 +404,7 @@ static struct script scripts[S__MAX] = {
     [S_CHANNEL_READ] = {.body = lua_channel_read},
     [S_AUTH] = {.body = lua_auth},
     [S_PW_MOVE] = {.body = lua_pw_move},
+    [S_HOLD_TAKE] = {.body = lua_hold_take},
 };
 
 /* SHA1 hex of each script text, as EVALSHA wants it. */
@@ -628,6 +639,24 @@ void store_channel_read(struct store_call *c, const char *channel, long from,
     arg_str(c, channel);
     arg_long(c, from);
     arg_long(c, count);
+}
+
+void store_hold_take(struct store_call *c, const char *token, int hold_s,
+                     int max)
+{
+    begin(c, S_HOLD_TAKE, NULL);
+    arg_str(c, token);
+    arg_long(c, hold_s);
+    arg_long(c, max);
+}
+
+void store_hold_give(struct store_call *c, const char *token)
+{
+    memset(c, 0, sizeof *c);
+    c->script = S__MAX;
+    arg_str(c, "ZREM");
+    arg_str(c, STORE_PREFIX "holds");
+    arg_str(c, token);
 }
 
 void store_auth(struct store_call *c, const struct config *cfg, const char *key,

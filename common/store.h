@@ -30,6 +30,8 @@
  *                                  sealed token: see auth.h)
  *   rcg:fails.<md5>                string failed sign-ins of a name   300 s
  *   rcg:rate.<uuid>                string messages in the window      10 s
+ *   rcg:holds                      zset   chat.fcgi polls held now (token ->
+ *                                  expiry), CHAT_POLL_HOLD_SLOTS > 0   hold
  * A session follows one channel: ch (channel id, "" = none), r (recipient
  * uuid as seen by this session, "" = public), jn (join counter), pos (length
  * of channelMessages.<ch> when its last channelJoin read history), sys
@@ -66,6 +68,7 @@ enum store_script {
     S_CHANNEL_READ,
     S_AUTH,
     S_PW_MOVE,
+    S_HOLD_TAKE,
     S__MAX
 };
 
@@ -185,6 +188,13 @@ void store_channel_read(struct store_call *c, const char *channel, long from,
  * Refreshes the key's TTL; CHAT401:key / CHAT403:user. */
 void store_auth(struct store_call *c, const struct config *cfg, const char *key,
                 const char *claimed);
+
+/* S_HOLD_TAKE -- input: a token, the hold's seconds, the slot count.
+ * output: 1 (rcg:holds has the token until now + hold) or 0 (all taken).
+ * Expired holders are dropped first. ZREM gives it back. */
+void store_hold_take(struct store_call *c, const char *token, int hold_s,
+                     int max);
+void store_hold_give(struct store_call *c, const char *token);
 
 /* LLEN users -- output: integer. */
 void store_users_count(struct store_call *c);

@@ -15,6 +15,7 @@
 #include "common/render.h"
 #include "common/store.h"
 #include "fcgi/poll.h"
+#include "fcgi/poll_slots.h"
 #include "fcgi/poll_wait.h"
 
 static atomic_int stopping;
@@ -152,26 +153,36 @@ static int is_due(const struct store_poll_result *res)
            (res->messages && res->messages->elements);
 }
 
-static void answer_empty(const struct pollreq *p, struct reply *rep)
+/* Nothing due: the current cursor; poll_after_ms > 0 when the poll could
+ * not be held (no free slot): the client polls again that much later. */
+static void answer_empty(const struct pollreq *p, int poll_after_ms,
+                         struct reply *rep)
 {
     char cur[CURSOR_MAX];
 
     cursor_format(cur, p->session, p->cur.sys, p->cur.jn, p->cur.pos);
     jbuf_cstr(&rep->body, "{\"cursor\":");
     jbuf_cstr_q(&rep->body, cur);
-    jbuf_cstr(&rep->body, ",\"messages\":[]}");
+    jbuf_cstr(&rep->body, ",\"messages\":[]");
+    if (poll_after_ms > 0) {
+        jbuf_cstr(&rep->body, ",\"pollAfter\":");
+        jbuf_long(&rep->body, poll_after_ms);
+    }
+    jbuf_cstr(&rep->body, "}");
 }
 
 /* Reads, and while nothing is due waits for a notification and reads
- * again. On CHAT_OK *r holds the answer's read, or is NULL for an empty
+ * again, holding a slot (poll_slots.h); *no_slot is set when there was
+ * none. On CHAT_OK *r holds the answer's read, or is NULL for an empty
  * answer at p's position. */
 static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
                                   struct pollreq *p, redisReply **r,
-                                  struct store_poll_result *res,
+                                  struct store_poll_result *res, int *no_slot,
                                   struct chat_error *e)
 {
     long long deadline = poll_wait_now_ms() + 1000LL * p->timeout;
     struct poll_wait w;
+    struct poll_slot slot = {0};
     enum poll_wait_rc rc = POLL_WAIT_WOKEN;
 
     poll_wait_init(&w, p->timeout ? keyspace_on(db, cfg) : 0);
@@ -181,6 +192,12 @@ static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
         if (is_due(res) || p->timeout == 0 || rc != POLL_WAIT_WOKEN ||
             should_stop())
             break;
+        if (!slot.held && !poll_slot_take(db, cfg, p->timeout, &slot)) {
+            freeReplyObject(*r);
+            *r = NULL;
+            *no_slot = 1;
+            break;
+        }
         /* (Re)subscribe for the channel the session follows now; once
          * confirmed, read again before waiting. */
         const char *ch = res->channel ? res->channel : "";
@@ -206,6 +223,7 @@ static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
             break;
     }
     poll_wait_close(&w);
+    poll_slot_give(db, cfg, &slot);
     return e->err;
 }
 
@@ -216,6 +234,7 @@ void poll_serve(struct db *db, const struct config *cfg,
     struct pollreq p;
     struct store_poll_result res = {0};
     redisReply *r = NULL;
+    int no_slot = 0;
 
     if (!cfg->fcgi_poll) {
         chat_fail(&e, CHAT_E_NOT_FOUND, "polling is served by chat-poller");
@@ -223,10 +242,10 @@ void poll_serve(struct db *db, const struct config *cfg,
     }
     if (read_args(rq, cfg->poll_max_hold, &p, &e) != CHAT_OK)
         goto fail;
-    if (wait_for_due(db, cfg, &p, &r, &res, &e) != CHAT_OK)
+    if (wait_for_due(db, cfg, &p, &r, &res, &no_slot, &e) != CHAT_OK)
         goto fail;
     if (!r) {
-        answer_empty(&p, rep);
+        answer_empty(&p, no_slot ? POLL_SLOTS_RETRY_MS : 0, rep);
         return;
     }
     if (render_poll_json(&rep->body, &res, p.session)) {

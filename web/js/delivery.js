@@ -1,4 +1,4 @@
-// delivery.js - the long-poll loop (CONTRACT.md §4). One poll at a time,
+// delivery.js - the long-poll loop (docs/contract.md §4). One poll at a time,
 // always passing back the last cursor, so every pushed object arrives once
 // and in order. Failures back off with jitter; 404 (session expired) and
 // 401 (key revoked) are handed to the app.
@@ -14,6 +14,7 @@ const POLL_TIMEOUT_S = 25;
 // A server that answers an empty poll at once (the FastCGI fallback does)
 // is polled at most this often.
 const MIN_EMPTY_INTERVAL_MS = 2000;
+const MAX_POLL_AFTER_MS = 30000;
 
 export class Poller {
   // hooks: auth() -> {session, key} | null; cursor() -> string | null;
@@ -95,7 +96,12 @@ export class Poller {
         await this.hooks.batch(reply);
         const empty = !reply.messages || reply.messages.length === 0;
         const early = Date.now() - t0;
-        if (empty && !wasQuick && early < MIN_EMPTY_INTERVAL_MS) await this.sleep(MIN_EMPTY_INTERVAL_MS - early, signal);
+        // pollAfter: the server could not hold this poll (all its workers
+        // that may hold one are busy) and says when to ask again
+        const after = Number.isInteger(reply.pollAfter) && reply.pollAfter > 0
+          ? Math.min(reply.pollAfter, MAX_POLL_AFTER_MS) : 0;
+        if (after) await this.sleep(after, signal);
+        else if (empty && !wasQuick && early < MIN_EMPTY_INTERVAL_MS) await this.sleep(MIN_EMPTY_INTERVAL_MS - early, signal);
       } catch (err) {
         if (signal.aborted) return;
         this.lastAnswer = Date.now();
