@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "common/version.h"
 #include "fcgi/db.h"
 #include "fcgi/dispatch.h"
 #include "fcgi/migrate.h"
@@ -115,10 +116,6 @@ static int serve_fcgi(void)
     free(tids);
     return started > 0 ? 0 : 1;
 }
-
-#ifndef CHAT_VERSION
-#define CHAT_VERSION "dev"
-#endif
 
 static const char usage[] =
     "usage: chat.fcgi               FastCGI responder (stdin is the socket, "

@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "common/version.h"
 #include "poller/channels.h"
 #include "poller/feed.h"
 #include "poller/http.h"
@@ -137,12 +138,33 @@ static struct event_base *new_base(void)
     return b;
 }
 
-int main(void)
+static const char usage[] =
+    "usage: chat-poller             serve GET /poll, /events, /metrics, "
+    "/health\n"
+    "       chat-poller --help | --version\n"
+    "Listens on CHAT_POLLER_SOCKET (a unix socket) or CHAT_POLLER_ADDRESS\n"
+    "(ipv4:port, default 127.0.0.1:8091); Redis from REDIS_ADDRESS,\n"
+    "REDIS_PASSWORD, REDIS_USERNAME, REDIS_DB. SIGTERM drains and exits 0.\n"
+    "Settings: the README's Configuration table and docs/poller.md.\n";
+
+int main(int argc, char **argv)
 {
     char err[256];
     struct event *sigs[2] = {NULL, NULL};
     int fd = -1, rc = 1;
 
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("chat-poller %s\n", CHAT_VERSION);
+        return 0;
+    }
+    if (argc > 1) {
+        fputs(usage, stderr);
+        return 2;
+    }
     if (config_load(&cfg, err, sizeof err)) {
         log_err("configuration: %s", err);
         return 2;

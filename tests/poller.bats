@@ -397,6 +397,22 @@ header_of() {
         grep -Eq "^$m [0-9]+$" <<<"$BODY"
     done
     [ "$(metric chat_poller_delivered_total)" -gt 0 ]
+    # only from this host's 127.0.0.1: another loopback address is refused
+    run curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$BASE/metrics"
+    [ "$output" = 403 ]
+    run curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$BASE/health"
+    [ "$output" = 200 ]
+}
+
+@test "chat-poller --help and --version" {
+    run "$ROOT/$BUILD/chat-poller" --version
+    [ "$status" = 0 ]
+    [[ $output == "chat-poller "[0-9]* ]]
+    run "$ROOT/$BUILD/chat-poller" --help
+    [ "$status" = 0 ]
+    [[ $output == *CHAT_POLLER_SOCKET* ]]
+    run "$ROOT/$BUILD/chat-poller" --nope
+    [ "$status" = 2 ]
 }
 
 # terminated_within_3s PID CLIENT: SIGTERM to PID; it exits 0, and it and
