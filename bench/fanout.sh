@@ -7,12 +7,24 @@
 #     chat-poller through lighttpd:     N = 1000, 5000, 9000
 #     nginx + nchan:                    N = 1000, 5000
 #   latency: 1000 held polls (500 private channels of 2 users) re-polling
-#   with their cursor; 1000 msg/s round-robin over the channels, written the
-#   Go server's way (RPUSH + PUBLISH); publish->deliver p50/p99.
+#   with their cursor; 1000 msg/s round-robin over the channels, written
+#   straight to Redis, RUNS rounds of each case, the cases interleaved:
+#     pipelined  RPUSH + PUBLISH in one write (chat.fcgi's order)
+#     go         PUBLISH, then RPUSH LAT_GAP_US later (the Go server's
+#                order); the poller wakes on the list's keyspace notification
+#     go-probe   the same with CONFIG renamed away in Redis, so without
+#                notifications (the poller's LPOS probes); the stack is
+#                restarted for it on the same data, after the other cases
+#   Latency counts from the write that stores the message (the RPUSH) until
+#   a poll has it; p50/p99 per round and their medians.
 # Targets (docs/poller.md): <= 4 KiB RSS per held poll, fan-out at 5000
-# <= 0.8 x Nchan's, latency p50 <= 2 ms and p99 <= 20 ms.
-# Environment: RUNS (default 3, median reported), DIRECT_N, PROXY_N,
-# NCHAN_N (lists; empty skips), MAXN, LAT_N, LAT_RATE, LAT_SECONDS.
+# <= 0.8 x Nchan's, latency p50 <= 2 ms and p99 <= 20 ms (also Go order).
+# Environment: PHASES (default "fanout latency"; PHASES=latency runs only
+# the latency phase), RUNS (default 3: runs per fan-out N and latency
+# rounds, medians reported), DIRECT_N, PROXY_N, NCHAN_N (lists; empty
+# skips), MAXN, LAT_N, LAT_RATE, LAT_SECONDS (per round), LAT_GAP_US (1000),
+# LAT_CASES (default "pipelined go go-probe").
+#   flock /tmp/chat-heavy.lock env PHASES=latency LAT_SECONDS=3 bash bench/fanout.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=../tools/stack.sh
@@ -26,6 +38,9 @@ NCHAN_N=${NCHAN_N-"1000 5000"}
 LAT_N=${LAT_N:-1000}
 LAT_RATE=${LAT_RATE:-1000}
 LAT_SECONDS=${LAT_SECONDS:-5}
+LAT_GAP_US=${LAT_GAP_US:-1000}
+LAT_CASES=${LAT_CASES:-"pipelined go go-probe"}
+PHASES=${PHASES:-"fanout latency"}
 [ -x "$LP" ] || make -C "$ROOT" -s "$BUILD/bench/lp_client"
 
 DIR=$(mktemp -d /tmp/chat-fanout.XXXXXX)
@@ -52,33 +67,28 @@ parked_ge() { [ "$(metric chat_poller_parked_polls)" -ge "$1" ]; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "-")}'; }
 
+# fields KEY... <<<"k=v k=v ...": the values of KEY..., in that order.
+fields() {
+    awk -v keys="$*" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        n = split(keys, k, " ")
+        for (j = 1; j <= n; j++) printf "%s%s", v[k[j]], (j < n ? " " : "\n") }'
+}
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
+
 echo "starting redis, chat-poller, lighttpd + chat.fcgi in $DIR"
 stack_start "$DIR" "$HTTP" "$REDIS" >/dev/null
-POLLER=$(cat "$DIR/poller.pid")
-MAXN=${MAXN:-10000}
-echo "creating $MAXN sessions (ready + channelJoin public through /api)"
-"$LP" setup --http "127.0.0.1:$HTTP" --n "$MAXN" --user "bench-$RANDOM" \
-    --out "$DIR/sessions"
-KEY=$(awk 'NR==1 {print $2}' "$DIR/sessions")
-# RSS per held poll is (RSS while N are held - RSS_BASE) / N, on runs of
-# growing N, RSS_BASE taken after one warm-up fan-out to 100 polls (below):
-# the one-time growth of the first polls is not a cost per poll. The heap
-# keeps part of its peak (PLATFORM E5), so earlier runs still count against
-# later ones; the proxy series (after 10000 direct) is not meaningful there.
-RSS_BASE=$(rss_kb "$POLLER")
-UID_=$(rcli get "rcg:key.$KEY" | cut -f1)
 
-# paths N [latency]: one poll path per session, with the cursor that follows
+# paths N: one poll path per session, with the cursor that follows
 # everything stored now ("<tag>.<last event>.<join count>.<list length>",
 # the documented cursor layout; a real client gets it from its first poll).
 paths() {
-    local n=$1 mode=${2:-} last llen
+    local n=$1 last llen
     last=$(rcli xrevrange rcg:events + - count 1 | head -1)
     llen=$(rcli llen channelMessages.public)
-    head -n "$n" "$DIR/sessions" | awk -v last="$last" -v llen="$llen" -v m="$mode" '{
-        c = substr($1, 1, 8) "." last ".1." llen
-        p = "/poll?sessionUUID=" $1 "&accessKey=" $2 "&timeout=55&cursor="
-        if (m == "latency") print p " " c; else print p c }' >"$DIR/paths"
+    head -n "$n" "$DIR/sessions" | awk -v last="$last" -v llen="$llen" '{
+        print "/poll?sessionUUID=" $1 "&accessKey=" $2 "&timeout=55&cursor=" \
+            substr($1, 1, 8) "." last ".1." llen }' >"$DIR/paths"
 }
 
 # api_request TEXT: the raw POST /api channelMessage request.
@@ -105,9 +115,7 @@ fanout_report() {
     wait "$LP_PID" || true
     out=$(cat "$DIR/out")
     echo "    $out (rss +$(( rss1 - rss0 )) kB)" >&2
-    awk -v r0="$rss0" -v r1="$rss1" -v n="$n" '{
-        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s %s %d\n", v["last_ms"], v["first_ms"], (r1 - r0) * 1024 / n }' <<<"$out"
+    echo "$(fields last_ms first_ms <<<"$out") $(( (rss1 - rss0) * 1024 / n ))"
     sleep 1
 }
 
@@ -173,48 +181,163 @@ series() {
     done
 }
 
-: >"$DIR/table"
-run_poller "unix:$DIR/poller.sock" 100 >/dev/null 2>&1 # warm-up
-RSS_BASE=$(rss_kb "$POLLER")
-echo "fan-out (median of $RUNS runs):"
-# shellcheck disable=SC2086
-series "chat-poller direct (unix)" run_poller "unix:$DIR/poller.sock" $DIRECT_N
-# shellcheck disable=SC2086
-series "lighttpd -> chat-poller" run_poller "127.0.0.1:$HTTP" $PROXY_N
-nginx_start
-# shellcheck disable=SC2086
-series "nginx + nchan (memory)" run_nchan "" $NCHAN_N
-
-echo "latency: $LAT_N held polls in private channels of 2, $LAT_RATE msg/s for $LAT_SECONDS s (RPUSH + PUBLISH)"
-"$LP" setup-pairs --http "127.0.0.1:$HTTP" --n "$LAT_N" --user "lat$RANDOM" \
-    --out "$DIR/pairs"
-awk '{print "HGET rcg:session." $1 " ch"}' "$DIR/pairs" | rcli >"$DIR/pair-channels"
-last=$(rcli xrevrange rcg:events + - count 1 | head -1)
-paste -d ' ' "$DIR/pairs" "$DIR/pair-channels" | while read -r s k ch; do
-    printf '/poll?sessionUUID=%s&accessKey=%s&timeout=55&cursor= %s.%s.1.%s\n' \
-        "$s" "$k" "${s:0:8}" "$last" "$(rcli llen "channelMessages.$ch")"
-done >"$DIR/paths"
-resp() { # RESP of a command with the given arguments
-    printf '*%d\r\n' "$#"
-    for a in "$@"; do printf '$%d\r\n%s\r\n' "$(printf '%s' "$a" | wc -c)" "$a"; done
+fanout_phase() {
+    POLLER=$(cat "$DIR/poller.pid")
+    MAXN=${MAXN:-10000}
+    echo "creating $MAXN sessions (ready + channelJoin public through /api)"
+    "$LP" setup --http "127.0.0.1:$HTTP" --n "$MAXN" --user "bench-$RANDOM" \
+        --out "$DIR/sessions"
+    KEY=$(awk 'NR==1 {print $2}' "$DIR/sessions")
+    # RSS per held poll is (RSS while N are held - RSS_BASE) / N, on runs of
+    # growing N, RSS_BASE taken after one warm-up fan-out to 100 polls: the
+    # one-time growth of the first polls is not a cost per poll. The heap
+    # keeps part of its peak (PLATFORM E5), so earlier runs still count
+    # against later ones; the proxy series (after 10000 direct) is not
+    # meaningful there.
+    : >"$DIR/table"
+    RSS_BASE=$(rss_kb "$POLLER")
+    run_poller "unix:$DIR/poller.sock" 100 >/dev/null 2>&1 # warm-up
+    RSS_BASE=$(rss_kb "$POLLER")
+    echo "fan-out (median of $RUNS runs):"
+    # shellcheck disable=SC2086
+    series "chat-poller direct (unix)" run_poller "unix:$DIR/poller.sock" $DIRECT_N
+    # shellcheck disable=SC2086
+    series "lighttpd -> chat-poller" run_poller "127.0.0.1:$HTTP" $PROXY_N
+    nginx_start
+    # shellcheck disable=SC2086
+    series "nginx + nchan (memory)" run_nchan "" $NCHAN_N
 }
-: >"$DIR/request"
-blocks=0
-for ch in $(sort -u "$DIR/pair-channels"); do
-    msg="{\"UUID\":\"00000000-0000-4000-8000-000000000000\",\"SenderUUID\":\"$UID_\",\"RecipientUUID\":\"\",\"Message\":\"LAT-XXXXXXXXXXXXXXXXXXXX\",\"CreatedAt\":\"2024-01-01T00:00:00Z\"}"
-    { resp RPUSH "channelMessages.$ch" "$msg"; resp PUBLISH "$ch" "$msg"; } >>"$DIR/request"
-    blocks=$((blocks + 1))
-done
-LAT=$("$LP" latency --target "unix:$DIR/poller.sock" --paths "$DIR/paths" --n "$LAT_N" \
-    --publish "127.0.0.1:$REDIS" --request "$DIR/request" --blocks "$blocks" \
-    --rate "$LAT_RATE" --seconds "$LAT_SECONDS" --settle 2)
-echo "  $LAT"
+
+# lat_setup: LAT_N users in pairs, one session each in the private channel
+# with its partner ($DIR/pairs, $DIR/pair-channels), and one request file
+# per write order, one block per channel ($DIR/request-ORDER).
+lat_setup() {
+    local ch msg uid
+    "$LP" setup-pairs --http "127.0.0.1:$HTTP" --n "$LAT_N" --user "lat$RANDOM" \
+        --out "$DIR/pairs"
+    awk '{print "HGET rcg:session." $1 " ch"}' "$DIR/pairs" | rcli >"$DIR/pair-channels"
+    uid=$(rcli get "rcg:key.$(awk 'NR==1 {print $2}' "$DIR/pairs")" | cut -f1)
+    : >"$DIR/request-pipelined"
+    : >"$DIR/request-go"
+    LAT_BLOCKS=0
+    for ch in $(sort -u "$DIR/pair-channels"); do
+        msg="{\"UUID\":\"00000000-0000-4000-8000-000000000000\",\"SenderUUID\":\"$uid\",\"RecipientUUID\":\"\",\"Message\":\"LAT-XXXXXXXXXXXXXXXXXXXX\",\"CreatedAt\":\"2024-01-01T00:00:00Z\"}"
+        { resp RPUSH "channelMessages.$ch" "$msg"; resp PUBLISH "$ch" "$msg"; } >>"$DIR/request-pipelined"
+        { resp PUBLISH "$ch" "$msg"; resp RPUSH "channelMessages.$ch" "$msg"; } >>"$DIR/request-go"
+        LAT_BLOCKS=$((LAT_BLOCKS + 1))
+    done
+}
+resp() { # RESP of a command with the given arguments
+    local LC_ALL=C a
+    printf '*%d\r\n' "$#"
+    for a in "$@"; do printf '$%d\r\n%s\r\n' "${#a}" "$a"; done
+}
+
+# lat_paths: the poll paths of the pairs, each with the cursor that
+# follows everything stored now (as paths above).
+lat_paths() {
+    local last
+    last=$(rcli xrevrange rcg:events + - count 1 | head -1)
+    awk '{print "LLEN channelMessages." $1}' "$DIR/pair-channels" | rcli >"$DIR/pair-llen"
+    paste -d ' ' "$DIR/pairs" "$DIR/pair-llen" | awk -v last="$last" '{
+        print "/poll?sessionUUID=" $1 "&accessKey=" $2 "&timeout=55&cursor= " \
+            substr($1, 1, 8) "." last ".1." $3 }' >"$DIR/paths"
+}
+
+# reads: the poller's shared and catch-up reads so far.
+reads() {
+    echo "$(metric chat_poller_shared_reads_total) $(metric chat_poller_catchup_reads_total)"
+}
+
+# lat_run CASE: one latency round; appends "CASE p50 p99 undelivered".
+lat_run() {
+    local case=$1 order=pipelined gap=0 out r0 r1
+    if [ "$case" != pipelined ]; then order=go gap=$LAT_GAP_US; fi
+    lat_paths
+    read -r -a r0 <<<"$(reads)"
+    out=$("$LP" latency --target "unix:$DIR/poller.sock" --paths "$DIR/paths" \
+        --n "$LAT_N" --publish "127.0.0.1:$REDIS" --request "$DIR/request-$order" \
+        --blocks "$LAT_BLOCKS" --gap-us "$gap" --rate "$LAT_RATE" \
+        --seconds "$LAT_SECONDS" --settle 2)
+    read -r -a r1 <<<"$(reads)"
+    echo "    $case: $out shared_reads=+$((r1[0] - r0[0])) catchup_reads=+$((r1[1] - r0[1]))"
+    echo "$case $(fields p50_ms p99_ms undelivered <<<"$out")" >>"$DIR/lat"
+    sleep 1
+}
+
+# lat_rounds CASE...: RUNS rounds, each one run of every CASE.
+lat_rounds() {
+    local c
+    [ $# -gt 0 ] || return 0
+    echo "  keyspace notifications: $(metric chat_poller_keyspace_notifications)"
+    for _ in $(seq 1 "$RUNS"); do
+        for c in "$@"; do lat_run "$c"; done
+    done
+    echo "  poller: keyspace_wakes=$(metric chat_poller_keyspace_wakes_total)" \
+        "probes=$(metric chat_poller_probes_total)" \
+        "probes_dropped=$(metric chat_poller_probes_dropped_total)"
+}
+
+lat_label() {
+    case $1 in
+    pipelined) echo "pipelined (RPUSH + PUBLISH, one write)" ;;
+    go) echo "Go order (PUBLISH, RPUSH ${LAT_GAP_US} us later), notifications" ;;
+    go-probe) echo "Go order, no CONFIG (LPOS probes)" ;;
+    esac
+}
+
+latency_phase() {
+    local c main=() probe=()
+    for c in $LAT_CASES; do
+        case $c in
+        pipelined | go) main+=("$c") ;;
+        go-probe) probe+=("$c") ;;
+        *) echo "unknown latency case $c" >&2; return 1 ;;
+        esac
+    done
+    echo "latency: $LAT_N held polls in private channels of 2, $LAT_RATE msg/s for $LAT_SECONDS s, $RUNS rounds"
+    lat_setup
+    : >"$DIR/lat"
+    lat_rounds "${main[@]}"
+    if [ ${#probe[@]} -gt 0 ]; then
+        echo "  restarting the stack on the same data, Redis without CONFIG"
+        echo 'rename-command CONFIG ""' >"$DIR/redis-noconfig.conf"
+        stack_stop "$DIR" "$REDIS" >/dev/null
+        STACK_REDIS_CONF="$DIR/redis-noconfig.conf" stack_start "$DIR" "$HTTP" "$REDIS" >/dev/null
+        lat_rounds "${probe[@]}"
+    fi
+}
+
+# lat_table: per case the medians over the rounds, then every round.
+lat_table() {
+    local c
+    echo "| latency, $LAT_RATE msg/s, $LAT_N polls | p50 (ms) | p99 (ms) | rounds p50 | rounds p99 | undelivered |"
+    echo "|---|---:|---:|---|---|---:|"
+    for c in $LAT_CASES; do
+        awk -v c="$c" '$1 == c' "$DIR/lat" >"$DIR/lat-case"
+        [ -s "$DIR/lat-case" ] || continue
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$(lat_label "$c")" \
+            "$(awk '{print $2}' "$DIR/lat-case" | median)" \
+            "$(awk '{print $3}' "$DIR/lat-case" | median)" \
+            "$(awk '{print $2}' "$DIR/lat-case" | paste -sd ' ')" \
+            "$(awk '{print $3}' "$DIR/lat-case" | paste -sd ' ')" \
+            "$(awk '{s += $4} END {print s}' "$DIR/lat-case")"
+    done
+}
+
+if has_phase fanout; then fanout_phase; fi
+if has_phase latency; then latency_phase; fi
 
 echo
-echo "| scenario | N | last (ms) | first (ms) | RSS per held poll (B) |"
-echo "|---|---:|---:|---:|---:|"
-cat "$DIR/table"
-echo
-echo "latency: $LAT"
+if has_phase fanout; then
+    echo "| scenario | N | last (ms) | first (ms) | RSS per held poll (B) |"
+    echo "|---|---:|---:|---:|---:|"
+    cat "$DIR/table"
+    echo
+fi
+if has_phase latency; then
+    lat_table
+    echo
+fi
 echo "poller metrics: shared_reads=$(metric chat_poller_shared_reads_total)" \
     "catchup_reads=$(metric chat_poller_catchup_reads_total)"

@@ -13,11 +13,18 @@
  *       when the first and the last held request had a body with MARK.
  *   lp_client latency --target T --paths FILE --n N --publish H:P
  *                     --request FILE --rate R --seconds S
+ *                     [--blocks K] [--gap-us G] [--settle W]
  *       holds N long polls that re-poll with the answer's cursor (paths end
- *       in "cursor="); publishes R requests a second, each with the
- *       placeholder LAT-XXXXXXXXXXXXXXXXXXXX replaced by the send time, and
- *       reports publish->deliver latency percentiles over all deliveries.
- *       --blocks K: the request file is K equal-size requests, sent in turn.
+ *       in "cursor="); once all are connected and W seconds passed, sends R
+ *       messages a second for S seconds to Redis at --publish. The request
+ *       file is K equal-size blocks of Redis commands (RESP), one block per
+ *       message, in turn; in the block sent, every placeholder
+ *       LAT-XXXXXXXXXXXXXXXXXXXX becomes "lat-" + run id + message number.
+ *       --gap-us G: the block's first command is sent, the rest G us later
+ *       (at the loop's 1 ms resolution): the Go server's PUBLISH, then
+ *       RPUSH. A delivery's latency counts from the write of the block's
+ *       last part, the one that stores the message; reports percentiles
+ *       over all deliveries, and the messages that nobody received.
  * T is unix:PATH or HOST:PORT. */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +43,7 @@
 #define BUF_MAX     ((size_t)64 * 1024)
 #define PLACEHOLDER "LAT-XXXXXXXXXXXXXXXXXXXX"
 #define HIST_US     2000000 /* latency histogram: 1 us buckets up to 2 s */
+#define PENDING_MAX 64      /* messages whose second part is not sent yet */
 
 struct conn {
     int fd;
@@ -51,7 +59,30 @@ struct conn {
 struct opts {
     const char *mode, *target, *paths, *publish, *request, *expect, *http,
         *user, *out;
-    long n, settle, rate, seconds, blocks;
+    long n, settle, rate, seconds, blocks, gap_us;
+};
+
+/* Latency mode: a message whose block's second part waits for its gap. */
+struct pending {
+    long seq;
+    long long due, first_ns;
+};
+
+/* Latency mode: the publisher (block seq-1 mod K is message seq's) and
+ * what the polls received. */
+struct lat_run {
+    int fd;
+    char *req;
+    size_t block_len, head_len; /* head_len: the part sent first */
+    size_t *marks;              /* placeholder offsets, ascending */
+    long nmarks, blocks, total, sent;
+    long long step_ns, gap_ns, next_ns, gap_sum_ns, run_id;
+    struct pending ring[PENDING_MAX];
+    int ring_head, ring_count;
+    long long *stored_ns; /* [seq]: when the storing write went out */
+    int *delivered;       /* [seq]: deliveries seen */
+    long long *hist;      /* 1 us buckets */
+    long long count, over, unmatched;
 };
 
 /* memmem is a GNU extension; this is the portable few lines. */
@@ -66,17 +97,25 @@ static const char *find(const char *hay, size_t n, const char *needle, size_t m)
     return NULL;
 }
 
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "lp_client: %s: %s\n", what, strerror(errno));
     exit(1);
+}
+
+/* die() for what is not a failed system call. */
+static void fail(const char *what)
+{
+    fprintf(stderr, "lp_client: %s\n", what);
+    exit(1);
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        die("clock_gettime");
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Connects to unix:PATH or HOST:PORT; nonblocking when nb. */
@@ -381,49 +420,242 @@ static int closes(const char *head, size_t len)
            find(head, len, "connection: close", 17) != NULL;
 }
 
-static long long *hist;
-static long long lat_count, lat_over;
+/* Length of the Redis command (RESP array of bulk strings) at the start
+ * of p[0..n), or 0 when p does not start with a complete one. */
+static size_t resp_command_len(const char *p, size_t n)
+{
+    const char *q = p, *end = p + n;
+    char *e;
+    long argc;
 
-static void record_latencies(const char *body, size_t len, long long t)
+    if (n < 4 || *q != '*')
+        return 0;
+    argc = strtol(q + 1, &e, 10);
+    if (argc <= 0 || end - e < 2 || memcmp(e, "\r\n", 2) != 0)
+        return 0;
+    q = e + 2;
+    while (argc--) {
+        long len;
+        if (q >= end || *q != '$')
+            return 0;
+        len = strtol(q + 1, &e, 10);
+        if (len < 0 || end - e < 4 || memcmp(e, "\r\n", 2) != 0 ||
+            end - (e + 2) < len + 2 || memcmp(e + 2 + len, "\r\n", 2) != 0)
+            return 0;
+        q = e + 2 + len + 2;
+    }
+    return (size_t)(q - p);
+}
+
+/* Reads the request file and checks it against the options. */
+static void lat_init(struct lat_run *l, const struct opts *o, int fd)
+{
+    size_t len;
+    long room;
+
+    l->fd = fd;
+    l->req = read_file(o->request, &len);
+    l->blocks = o->blocks;
+    l->block_len = len / (size_t)o->blocks;
+    if (len == 0 || len % (size_t)o->blocks != 0)
+        fail("the request file is not --blocks blocks of one size");
+    for (const char *m = strstr(l->req, PLACEHOLDER); m;
+         m = strstr(m + 1, PLACEHOLDER))
+        l->nmarks++;
+    if (l->nmarks == 0)
+        fail("no " PLACEHOLDER " in the request file");
+    l->marks = calloc((size_t)l->nmarks, sizeof *l->marks);
+    if (!l->marks)
+        die("placeholders");
+    l->nmarks = 0;
+    for (const char *m = strstr(l->req, PLACEHOLDER); m;
+         m = strstr(m + 1, PLACEHOLDER))
+        l->marks[l->nmarks++] = (size_t)(m - l->req);
+    l->head_len = l->block_len;
+    if (o->gap_us > 0) {
+        l->gap_ns = o->gap_us * 1000LL;
+        l->head_len = resp_command_len(l->req, l->block_len);
+        for (long b = 0; b < l->blocks; b++) {
+            size_t h = resp_command_len(l->req + (size_t)b * l->block_len,
+                                        l->block_len);
+            if (h == 0 || h != l->head_len || h == l->block_len)
+                fail("with --gap-us every block must be two Redis commands "
+                     "or more, its first as long as in the other blocks");
+        }
+    }
+    l->total = o->rate * o->seconds;
+    l->step_ns = 1000000000LL / o->rate;
+    room = l->blocks < PENDING_MAX ? l->blocks : PENDING_MAX;
+    if (l->gap_ns && l->gap_ns / l->step_ns + 2 > room)
+        fail("--gap-us is too long for --rate and --blocks");
+    l->run_id = now_ns() / 1000 % 10000000000LL;
+    l->stored_ns = calloc((size_t)l->total + 1, sizeof *l->stored_ns);
+    l->delivered = calloc((size_t)l->total + 1, sizeof *l->delivered);
+    l->hist = calloc(HIST_US, sizeof *l->hist);
+    if (!l->stored_ns || !l->delivered || !l->hist)
+        die("latency tables");
+}
+
+static void lat_free(struct lat_run *l)
+{
+    free(l->req);
+    free(l->marks);
+    free(l->stored_ns);
+    free(l->delivered);
+    free(l->hist);
+}
+
+static size_t block_of(const struct lat_run *l, long seq)
+{
+    return (size_t)((seq - 1) % l->blocks) * l->block_len;
+}
+
+/* Puts message seq's marker into every placeholder of its block. */
+static void lat_stamp(struct lat_run *l, long seq)
+{
+    size_t lo = block_of(l, seq), hi = lo + l->block_len;
+    char m[32];
+
+    if (snprintf(m, sizeof m, "lat-%010lld%010ld", l->run_id, seq) !=
+        (int)sizeof PLACEHOLDER - 1)
+        fail("marker");
+    for (long k = 0; k < l->nmarks; k++) {
+        if (l->marks[k] >= lo && l->marks[k] < hi)
+            memcpy(l->req + l->marks[k], m, sizeof PLACEHOLDER - 1);
+    }
+}
+
+static void lat_send(const struct lat_run *l, size_t off, size_t n)
+{
+    if (write_all(l->fd, l->req + off, n))
+        die("publish");
+}
+
+/* Sends what is due at t: second parts first (their gap is over), then
+ * the next messages at the rate, while fewer messages than blocks wait
+ * for their second part (a block is restamped for its next message). */
+static void lat_tick(struct lat_run *l, long long t)
+{
+    int room = l->blocks < PENDING_MAX ? (int)l->blocks : PENDING_MAX;
+
+    for (;;) {
+        struct pending *q = &l->ring[l->ring_head];
+        if (l->ring_count && q->due <= t) {
+            long long ts = now_ns();
+            l->stored_ns[q->seq] = ts;
+            l->gap_sum_ns += ts - q->first_ns;
+            lat_send(l, block_of(l, q->seq) + l->head_len,
+                     l->block_len - l->head_len);
+            l->ring_head = (l->ring_head + 1) % PENDING_MAX;
+            l->ring_count--;
+        } else if (l->sent < l->total && l->next_ns <= t &&
+                   l->ring_count < room) {
+            long seq = ++l->sent;
+            long long ts;
+            lat_stamp(l, seq);
+            ts = now_ns();
+            if (l->gap_ns) {
+                q = &l->ring[(l->ring_head + l->ring_count++) % PENDING_MAX];
+                q->seq = seq;
+                q->first_ns = ts;
+                q->due = ts + l->gap_ns;
+            } else {
+                l->stored_ns[seq] = ts;
+            }
+            lat_send(l, block_of(l, seq), l->head_len);
+            l->next_ns += l->step_ns;
+        } else {
+            return;
+        }
+    }
+}
+
+/* Everything sent, and 2 s for the last deliveries. */
+static int lat_done(const struct lat_run *l, long long t)
+{
+    return l->sent >= l->total && !l->ring_count &&
+           t - l->next_ns > 2000000000LL;
+}
+
+/* The value of the n decimal digits at p, or -1. */
+static long long digits(const char *p, int n)
+{
+    long long v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* Every marker in a poll answer received at t is one delivery. */
+static void lat_record(struct lat_run *l, const char *body, size_t len,
+                       long long t)
 {
     const char *p = body, *end = body + len;
 
     while ((p = find(p, (size_t)(end - p), "lat-", 4)) != NULL) {
-        long long sent = strtoll(p + 4, NULL, 10), us = (t - sent) / 1000;
-        if (sent > 0) {
-            if (us >= 0 && us < HIST_US)
-                hist[us]++;
-            else
-                lat_over++;
-            lat_count++;
-        }
+        long long seq, us;
         p += 4;
+        if (end - p < 20)
+            break;
+        seq = digits(p + 10, 10);
+        if (digits(p, 10) != l->run_id || seq < 1 || seq > l->sent ||
+            !l->stored_ns[seq]) {
+            l->unmatched++;
+            continue;
+        }
+        us = (t - l->stored_ns[seq]) / 1000;
+        if (us >= 0 && us < HIST_US)
+            l->hist[us]++;
+        else
+            l->over++;
+        l->delivered[seq]++;
+        l->count++;
     }
 }
 
-static double percentile(double q)
+static double percentile(const struct lat_run *l, double q)
 {
-    long long want = (long long)(q * (double)lat_count), seen = 0;
+    long long want = (long long)(q * (double)l->count), seen = 0;
 
     for (long i = 0; i < HIST_US; i++) {
-        seen += hist[i];
+        seen += l->hist[i];
         if (seen > want)
             return (double)i / 1000.0;
     }
     return (double)HIST_US / 1000.0;
 }
 
+static void lat_report(const struct lat_run *l, long n)
+{
+    long undelivered = 0;
+
+    for (long s = 1; s <= l->sent; s++)
+        undelivered += l->delivered[s] == 0;
+    printf("latency n=%ld published=%ld deliveries=%lld undelivered=%ld "
+           "unmatched=%lld over2s=%lld gap_avg_ms=%.3f p50_ms=%.3f "
+           "p90_ms=%.3f p99_ms=%.3f max_bucket_ms=%.3f\n",
+           n, l->sent, l->count, undelivered, l->unmatched, l->over,
+           l->gap_ns && l->sent ? (double)l->gap_sum_ns / 1e6 / (double)l->sent
+                                : 0.0,
+           percentile(l, 0.50), percentile(l, 0.90), percentile(l, 0.99),
+           percentile(l, 0.99999));
+}
+
 /* One response on c is complete: returns 1 when it counts (fanout: has
  * the marker). Latency mode re-polls with the answer's cursor. */
 static int on_response(const struct opts *o, struct conn *c, const char *body,
-                       size_t body_len, long long t, int latency)
+                       size_t body_len, long long t, struct lat_run *lat)
 {
     int hit = 0;
 
-    if (latency) {
+    if (lat) {
         char tmp[128];
         char *copy = strndup(body, body_len);
-        record_latencies(body, body_len, t);
+        lat_record(lat, body, body_len, t);
         if (copy && json_str(copy, "cursor", tmp, sizeof tmp) == 0)
             snprintf(c->cursor, sizeof c->cursor, "%s", tmp);
         free(copy);
@@ -439,22 +671,17 @@ static int run_hold(const struct opts *o, int latency)
     struct conn *cs = calloc((size_t)o->n, sizeof *cs);
     struct epoll_event *evs = calloc(1024, sizeof *evs);
     int ep = epoll_create1(0), pub;
-    size_t pub_len;
-    char *pub_req = read_file(o->request, &pub_len);
-    size_t marks[8192];
-    int nmarks = 0;
-    long connected = 0, hits = 0, early = 0, published = 0;
-    long long t0 = 0, first = -1, last = -1, start, next_pub = 0;
+    size_t pub_len = 0;
+    char *pub_req = NULL; /* fanout: the request, sent once */
+    struct lat_run lat = {0};
+    long connected = 0, hits = 0, early = 0;
+    long long t0 = 0, first = -1, last = -1, start;
     double pub_ms = -1;
 
     if (!cs || !evs || ep < 0)
         die("setup");
-    for (char *m = strstr(pub_req, PLACEHOLDER); m && nmarks < 8192;
-         m = strstr(m + 1, PLACEHOLDER))
-        marks[nmarks++] = (size_t)(m - pub_req);
-    hist = latency ? calloc(HIST_US, sizeof *hist) : NULL;
-    if (latency && !hist)
-        die("histogram");
+    if (!latency)
+        pub_req = read_file(o->request, &pub_len);
     for (long i = 0; i < o->n; i++) {
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
                                  .data.ptr = &cs[i]};
@@ -474,6 +701,8 @@ static int run_hold(const struct opts *o, int latency)
             die("epoll_ctl");
     }
     pub = dial(o->publish, 0);
+    if (latency)
+        lat_init(&lat, o, pub);
     {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, pub, &ev) != 0)
@@ -490,7 +719,6 @@ static int run_hold(const struct opts *o, int latency)
             t0 = now_ns();
             if (write_all(pub, pub_req, pub_len))
                 die("publish");
-            published = 1;
             if (getenv("LP_DEBUG")) {
                 struct timespec rt;
                 clock_gettime(CLOCK_REALTIME, &rt);
@@ -498,36 +726,13 @@ static int run_hold(const struct opts *o, int latency)
                         rt.tv_nsec / 1000);
             }
         }
-        if (latency && connected == o->n) {
-            if (!next_pub)
-                next_pub = t + o->settle * 1000000000LL;
-            while (t >= next_pub && published < o->rate * o->seconds) {
-                char digits[24];
-                long long ts = now_ns();
-                snprintf(digits, sizeof digits, "%020lld", ts);
-                /* every copy of the marker (RPUSH and PUBLISH payloads) */
-                for (int k = 0; k < nmarks; k++) {
-                    char *m = pub_req + marks[k];
-                    m[0] = 'l';
-                    m[1] = 'a';
-                    m[2] = 't';
-                    m[3] = '-';
-                    for (int d = 0; d < 20; d++)
-                        m[4 + d] = digits[d];
-                }
-                {
-                    size_t bl = pub_len / (size_t)o->blocks;
-                    size_t b = (size_t)(published % o->blocks);
-                    if (write_all(pub, pub_req + b * bl, bl))
-                        die("publish");
-                }
-                published++;
-                next_pub += 1000000000LL / o->rate;
-                if (!t0)
-                    t0 = ts;
-            }
-            if (published >= o->rate * o->seconds &&
-                t - next_pub > 2000000000LL)
+        /* latency: starts once every poll is connected, then keeps the
+         * rate while answered polls reconnect */
+        if (latency && (lat.next_ns || connected == o->n)) {
+            if (!lat.next_ns)
+                lat.next_ns = t + o->settle * 1000000000LL;
+            lat_tick(&lat, t);
+            if (lat_done(&lat, t))
                 break;
             timeout = 1;
         }
@@ -579,7 +784,8 @@ static int run_hold(const struct opts *o, int latency)
                 total = response_len(c->buf, c->len, &body, &body_len);
                 if (!total)
                     continue;
-                if (on_response(o, c, body, body_len, tr, latency)) {
+                if (on_response(o, c, body, body_len, tr,
+                                latency ? &lat : NULL)) {
                     if (!c->done && t0) {
                         hits++;
                         if (first < 0)
@@ -604,10 +810,7 @@ static int run_hold(const struct opts *o, int latency)
         }
     }
     if (latency) {
-        printf("latency n=%ld published=%ld deliveries=%lld over2s=%lld "
-               "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_bucket_ms=%.3f\n",
-               o->n, published, lat_count, lat_over, percentile(0.50),
-               percentile(0.90), percentile(0.99), percentile(0.99999));
+        lat_report(&lat, o->n);
     } else {
         printf("fanout n=%ld received=%ld early=%ld first_ms=%.2f "
                "last_ms=%.2f publish_answer_ms=%.2f\n",
@@ -625,7 +828,7 @@ static int run_hold(const struct opts *o, int latency)
     free(paths);
     free(evs);
     free(pub_req);
-    free(hist);
+    lat_free(&lat);
     close(pub);
     close(ep);
     return hits == o->n || latency ? 0 : 1;
@@ -669,6 +872,8 @@ int main(int argc, char **argv)
             o.seconds = strtol(v, NULL, 10);
         else if (!strcmp(k, "--blocks"))
             o.blocks = strtol(v, NULL, 10) > 0 ? strtol(v, NULL, 10) : 1;
+        else if (!strcmp(k, "--gap-us"))
+            o.gap_us = strtol(v, NULL, 10);
     }
     if (!strcmp(o.mode, "setup-pairs") && o.http && o.user && o.out)
         return run_setup_pairs(&o);
@@ -678,14 +883,9 @@ int main(int argc, char **argv)
         o.request && o.expect)
         return run_hold(&o, 0);
     if (!strcmp(o.mode, "latency") && o.target && o.paths && o.publish &&
-        o.request && o.rate > 0) {
-        size_t len;
-        char *r = read_file(o.request, &len);
-        int ok = strstr(r, PLACEHOLDER) != NULL;
-        free(r);
-        if (ok)
-            return run_hold(&o, 1);
-    }
+        o.request && o.rate > 0 && o.rate <= 1000000000L && o.seconds > 0 &&
+        o.gap_us >= 0)
+        return run_hold(&o, 1);
     fprintf(stderr, "lp_client: bad arguments\n");
     return 2;
 }
