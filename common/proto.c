@@ -62,6 +62,69 @@ static int only_space(const char *s, size_t n)
     return 1;
 }
 
+/* A JSON number as RFC 8259 has it: -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)? */
+static int is_rfc_number(const char *s, size_t n)
+{
+    size_t i = 0, d;
+
+    if (i < n && s[i] == '-')
+        i++;
+    if (i < n && s[i] == '0') {
+        i++;
+    } else {
+        for (d = i; i < n && isdigit((unsigned char)s[i]); i++)
+            ;
+        if (i == d)
+            return 0;
+    }
+    if (i < n && s[i] == '.') {
+        for (d = ++i; i < n && isdigit((unsigned char)s[i]); i++)
+            ;
+        if (i == d)
+            return 0;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        for (d = i; i < n && isdigit((unsigned char)s[i]); i++)
+            ;
+        if (i == d)
+            return 0;
+    }
+    return i == n;
+}
+
+/* json-c takes NaN, Infinity and "1." even in strict mode: every bare
+ * token outside strings must be a literal or an RFC 8259 number. */
+static int bare_tokens_strict(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t t;
+        if (s[i] == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                i += s[i] == '\\';
+            i++;
+            continue;
+        }
+        if (!isalnum((unsigned char)s[i]) && !strchr("-+.", s[i])) {
+            i++;
+            continue;
+        }
+        for (t = i;
+             t < n && (isalnum((unsigned char)s[t]) || strchr("-+.", s[t]));
+             t++)
+            ;
+        if (!is_rfc_number(s + i, t - i) &&
+            !(t - i == 4 &&
+              (!memcmp(s + i, "true", 4) || !memcmp(s + i, "null", 4))) &&
+            !(t - i == 5 && !memcmp(s + i, "false", 5)))
+            return 0;
+        i = t;
+    }
+    return 1;
+}
+
 static enum chat_err parse_json(const char *data, size_t len, json_object **out,
                                 struct chat_error *e)
 {
@@ -99,6 +162,11 @@ static enum chat_err parse_json(const char *data, size_t len, json_object **out,
         json_object_put(obj);
         return chat_fail(e, CHAT_E_BAD_JSON,
                          "invalid JSON: the request must be an object");
+    }
+    if (!bare_tokens_strict(data, len)) {
+        json_object_put(obj);
+        return chat_fail(e, CHAT_E_BAD_JSON,
+                         "invalid JSON: not an RFC 8259 number or literal");
     }
     *out = obj;
     return CHAT_OK;

@@ -176,3 +176,24 @@ raw() { # raw BODY-FILE [curl args]: POST a file as the body
     expect_status 200
     ! grep -qi 'segfault\|assert\|abort' "$TEST_DIR/lighttpd-error.log"
 }
+
+@test "client text cannot forge log lines or escape codes, and errors never echo it" {
+    forged=$(printf 'x\nZZFORGED ERR 1 fcgi/main.c:1 owned\033[31m')
+    api "$(jq -nc --arg t "$forged" '{type:$t}')"
+    expect_error 400 0
+    ! grep -q ZZFORGED <<<"$BODY"
+    # the line is escaped: no line starts with the forged text, no ESC byte
+    grep -rq 'ZZFORGED' "$TEST_DIR"/*.log
+    ! grep -rhq '^ZZFORGED' "$TEST_DIR"/*.log
+    ! grep -rqP '\x1b' "$TEST_DIR"/*.log
+    grep -rhq 'x\\x0aZZFORGED.*\\x1b\[31m' "$TEST_DIR"/*.log
+}
+
+@test "strict RFC 8259: NaN, Infinity and numbers with a bare dot are 400 code 1" {
+    for v in NaN Infinity -Infinity 1. .5 01; do
+        api "{\"type\":\"users\",\"users\":{\"offset\":$v}}"
+        expect_error 400 1
+    done
+    api '{"type":"ready","x":[1.5e3,-0,null,true]}'
+    expect_status 200
+}

@@ -106,6 +106,29 @@ static void test_parse(void)
     CHECK(proto_parse("{\"type\":1}", 10, &r, &e) == CHAT_E_FIELD_TYPE);
     CHECK(proto_parse("{}", 2, &r, &e) == CHAT_E_NO_TYPE);
     CHECK(proto_parse("{\"type\":\"\xff\"}", 11, &r, &e) == CHAT_E_BAD_UTF8);
+    /* RFC 8259 strictly: json-c alone takes these */
+    static const char *const bad[] = {
+        "{\"type\":\"users\",\"x\":NaN}",
+        "{\"type\":\"users\",\"x\":Infinity}",
+        "{\"type\":\"users\",\"x\":-Infinity}",
+        "{\"type\":\"users\",\"x\":1.}",
+        "{\"type\":\"users\",\"x\":.5}",
+        "{\"type\":\"users\",\"x\":01}",
+        "{\"type\":\"users\",\"x\":+1}",
+        "{\"type\":\"users\",\"x\":1e}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(proto_parse(bad[i], strlen(bad[i]), &r, &e) == CHAT_E_BAD_JSON);
+        proto_request_free(&r);
+    }
+    static const char *const good[] = {
+        "{\"type\":\"users\",\"x\":[0,-1.5e+3,2E-2,true,false,null]}",
+        "{\"type\":\"users\",\"x\":\"NaN 1. \\\" Infinity\"}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        CHECK(proto_parse(good[i], strlen(good[i]), &r, &e) == CHAT_OK);
+        proto_request_free(&r);
+    }
 }
 
 static void test_cursor(void)
