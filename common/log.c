@@ -40,11 +40,11 @@ static size_t escape_into(char *out, size_t room, const char *msg)
         int plain = len > 1 ? cp > 0x9f : (s[i] >= 0x20 && s[i] < 0x7f);
         size_t need = plain ? (s[i] == '\\' ? 2 : len) : 4;
         if (o + need + 3 > room) {
-            memcpy(out + o, "...", 3);
+            out[o] = out[o + 1] = out[o + 2] = '.';
             return o + 3;
         }
         if (plain && s[i] == '\\') {
-            memcpy(out + o, "\\\\", 2);
+            out[o] = out[o + 1] = '\\';
         } else if (plain) {
             memcpy(out + o, s + i, len);
         } else {
