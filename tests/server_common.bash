@@ -1,0 +1,181 @@
+# server_common.bash - the checks tests/server_apache.bats and
+# tests/server_nginx.bats run through another front server than lighttpd
+# (started from deploy/ by tools/stack.sh): the contract with the key in
+# the Authorization header, bad input answered as JSON, a long poll that
+# wakes, an SSE stream that delivers live, /metrics on loopback, and one
+# poll held for 45 s. Load after helpers.
+
+# server_setup SERVER: the private stack behind SERVER, three signed-in
+# users (every signIn is a sys event reaching every session, so all of them
+# happen here, before the slow poll parks), and the slow poll: one
+# timeout=45 poll started now and checked by the suite's last test, so the
+# suite waits for it once, beside the other tests.
+server_setup() {
+    export STACK_SERVER=$1
+    stack_setup
+    sign_in A "${1}-a-$RANDOM"
+    printf '%s' "$BODY" > "$TEST_DIR/signin-a.json"
+    sign_in B "${1}-b-$RANDOM"
+    sign_in S "${1}-slow-$RANDOM"
+    export A_SESSION A_KEY A_UUID B_SESSION B_KEY B_UUID
+    # S follows no channel: no test's channel events reach it
+    poll S "" 0
+    expect_status 200
+    [ -n "$CURSOR" ]
+    (
+        curl -s -o "$TEST_DIR/slow.body" --max-time 60 \
+            -w '%{http_code} %{time_total} %{content_type}\n' \
+            -H "Authorization: Bearer $S_KEY" \
+            "$BASE/poll?sessionUUID=$S_SESSION&cursor=$CURSOR&timeout=45" \
+            > "$TEST_DIR/slow.meta.tmp"
+        mv "$TEST_DIR/slow.meta.tmp" "$TEST_DIR/slow.meta"
+    ) </dev/null >/dev/null 2>&1 3>&- &
+}
+
+# poll PREFIX [CURSOR] [TIMEOUT]: GET /poll for that user's session; sets
+# HTTP_STATUS, BODY and CURSOR (the answer's cursor).
+poll() {
+    local p=$1 cur=${2:-} t=${3:-0} s k
+    s=$(eval echo "\$${p}_SESSION")
+    k=$(eval echo "\$${p}_KEY")
+    http GET "/poll?sessionUUID=$s&cursor=$cur&timeout=$t" \
+        -H "Authorization: Bearer $k" --max-time 70
+    CURSOR=$(jqb '.cursor // empty' 2>/dev/null || true)
+}
+
+# messages_of: the Message texts of the last poll answer, one per line.
+messages_of() {
+    jqb '.messages[] | select(.type=="channelMessage") | .channelMessage.Message'
+}
+
+# expect_json: the last answer (of http_ct) was sent as JSON.
+expect_json() {
+    [[ "$CONTENT_TYPE" == application/json* ]] ||
+        { echo "not JSON: $CONTENT_TYPE: $BODY" >&2; return 1; }
+    jq -e . >/dev/null <<<"$BODY"
+}
+
+# http_ct METHOD PATH [curl args]: as http, also sets CONTENT_TYPE.
+http_ct() {
+    local method=$1 path=$2 f
+    shift 2
+    f=$(mktemp "$TEST_DIR/body.XXXXXX")
+    # shellcheck disable=SC2034 # HTTP_STATUS: read by expect_status
+    read -r HTTP_STATUS CONTENT_TYPE < <(curl -s -o "$f" \
+        -w '%{http_code} %{content_type}\n' -X "$method" "$@" "$BASE$path")
+    BODY=$(cat "$f")
+    rm -f "$f"
+}
+
+check_contract() {
+    # signIn (in server_setup) through the front server
+    BODY=$(cat "$TEST_DIR/signin-a.json")
+    [ "$(jqb .type)" = authorized ]
+    [[ "$A_KEY" =~ ^[0-9a-f-]{36}$ ]]
+    [ "$(jqb .authorized.userUUID)" = "$A_UUID" ]
+    # ready
+    http_ct POST /api --data-binary '{"type":"ready"}'
+    expect_status 200
+    expect_json
+    [[ "$(jqb .ready.sessionUUID)" =~ ^[0-9a-f-]{36}$ ]]
+    # channelJoin and channelMessage with the key only in Authorization:
+    # the server hands the header on
+    join A ""
+    expect_status 200
+    [ "$(jqb .type)" = channelJoin ]
+    say A "" "hello through $STACK_SERVER"
+    expect_status 200
+    [ "$(jqb .type)" = channelMessage ]
+    [ "$(jqb .channelMessage.Message)" = "hello through $STACK_SERVER" ]
+    [ "$(jqb .channelMessage.SenderUUID)" = "$A_UUID" ]
+    api '{"type":"users"}' "$A_KEY"
+    expect_status 200
+    # the same request without the header is 401 code 208
+    api '{"type":"users"}'
+    expect_error 401 208
+    # /health answers through chat.fcgi
+    http_ct GET /health
+    expect_status 200
+    expect_json
+    [ "$(jqb .status)" = ok ]
+}
+
+check_bad_input() {
+    local big="$TEST_DIR/big.json"
+    head -c 70000 /dev/zero | tr '\0' ' ' > "$big"
+    http_ct POST /api -H "Authorization: Bearer $A_KEY" --data-binary "@$big"
+    expect_error 413 217
+    expect_json
+    http_ct POST /api --data-binary '{"type":"ready"'
+    expect_error 400 1
+    expect_json
+    http_ct GET /api
+    expect_error 405 215
+    expect_json
+    http_ct GET "/poll?sessionUUID=$A_SESSION&timeout=99" -H "Authorization: Bearer $A_KEY"
+    expect_error 400 206
+    expect_json
+    http_ct GET "/events?sessionUUID=$A_SESSION&accessKey=wrong"
+    expect_error 401 209
+    expect_json
+}
+
+check_long_poll() {
+    local start end
+    join B ""
+    poll B "" 0
+    expect_status 200
+    c0=$CURSOR
+    ( sleep 0.5; say A "" "wake-$STACK_SERVER-$$" ) 3>&- &
+    start=$(date +%s%N)
+    poll B "$c0" 20
+    end=$(date +%s%N)
+    wait
+    expect_status 200
+    messages_of | grep -qx "wake-$STACK_SERVER-$$"
+    [ $(( (end - start) / 1000000 )) -lt 5000 ]
+    [ "$CURSOR" != "$c0" ]
+}
+
+check_sse_live() {
+    local out="$TEST_DIR/sse" bg ok=0
+    join B ""
+    curl -sN --max-time 10 -H "Authorization: Bearer $B_KEY" \
+        "$BASE/events?sessionUUID=$B_SESSION" > "$out" 3>&- &
+    bg=$!
+    # the stream's start (retry hint, catch-up) arrives before any message
+    stack_wait_for 5 grep -q '^retry: ' "$out"
+    say A "" "live-$STACK_SERVER-$$"
+    expect_status 200
+    # ...and the message while the stream is still open: not buffered
+    for _ in $(seq 1 60); do
+        grep '^data: ' "$out" | grep -q "\"Message\":\"live-$STACK_SERVER-$$\"" && { ok=1; break; }
+        sleep 0.05
+    done
+    kill -0 "$bg"
+    kill "$bg" 2>/dev/null
+    wait "$bg" 2>/dev/null || true
+    [ "$ok" = 1 ]
+}
+
+check_metrics_loopback() {
+    http_ct GET /metrics
+    expect_status 200
+    [[ "$CONTENT_TYPE" == text/plain* ]]
+    grep -q '^chat_poller_redis_up 1' <<<"$BODY"
+}
+
+# check_slow_poll: the poll server_setup started answered after its 45 s
+# (the front server's read timeout is longer) with 200 JSON, no page.
+check_slow_poll() {
+    local code t ct
+    stack_wait_for 60 test -e "$TEST_DIR/slow.meta"
+    read -r code t ct < "$TEST_DIR/slow.meta"
+    BODY=$(cat "$TEST_DIR/slow.body")
+    echo "slow poll: $code after $t s, $ct: $BODY" >&2
+    [ "$code" = 200 ]
+    [[ "$ct" == application/json* ]]
+    [ "$(jqb '.messages | length')" = 0 ]
+    [ -n "$(jqb .cursor)" ]
+    [ "${t%%.*}" -ge 44 ] && [ "${t%%.*}" -lt 55 ]
+}
