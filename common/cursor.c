@@ -13,6 +13,17 @@ static size_t digits(const char *s, size_t max)
     return n;
 }
 
+/* Digits of a stream id part: Redis takes at most 2^64 - 1, no more. */
+static size_t u64_digits(const char *s)
+{
+    static const char max[] = "18446744073709551615";
+    size_t n = digits(s, sizeof max); /* one more than fits: refused */
+
+    if (n > sizeof max - 1 || (n == sizeof max - 1 && strncmp(s, max, n) > 0))
+        return 0;
+    return n;
+}
+
 enum chat_err cursor_parse(const char *text, const char *session,
                            struct cursor *c, struct chat_error *e)
 {
@@ -24,13 +35,16 @@ enum chat_err cursor_parse(const char *text, const char *session,
         p[8] != '.')
         goto bad;
     p += 9;
-    n = digits(p, 20);
+    n = u64_digits(p);
     if (!n || p[n] != '-')
         goto bad;
-    m = digits(p + n + 1, 20);
+    m = u64_digits(p + n + 1);
     if (!m || p[n + 1 + m] != '.')
         goto bad;
     memcpy(c->sys, p, n + 1 + m);
+    /* the one id with nothing after it: "(" + it is no interval to Redis */
+    if (strcmp(c->sys, "18446744073709551615-18446744073709551615") == 0)
+        goto bad;
     p += n + 1 + m + 1;
     n = digits(p, 18);
     if (!n || p[n] != '.')

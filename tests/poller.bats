@@ -628,6 +628,23 @@ fcgi_poll() {
     [ "$(jqb '.reset // false')" = false ]
 }
 
+@test "a cursor or Last-Event-ID Redis would refuse is 400 code 207, and holds nothing" {
+    sign_in XC "pxc-$RANDOM"
+    join XC ""
+    poll XC "" 0
+    tag=${CURSOR%%.*}
+    for bad in "$tag.99999999999999999999-0.1.0" "$tag.1-99999999999999999999.1.0" \
+        "$tag.18446744073709551615-18446744073709551615.1.0"; do
+        poll XC "$bad" 5
+        expect_error 400 207
+        http GET "/events?sessionUUID=$XC_SESSION" -H "Authorization: Bearer $XC_KEY" \
+            -H "Last-Event-ID: $bad" --max-time 5
+        expect_error 400 207
+    done
+    [ "$(metric chat_poller_sse_streams)" = 0 ]
+    [ "$(metric chat_poller_parked_polls)" = 0 ]
+}
+
 @test "SSE: a reset batch sends its objects as ordinary events, then the reset" {
     sign_in XS "pxs-$RANDOM"
     join XS ""

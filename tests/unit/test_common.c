@@ -147,6 +147,17 @@ static void test_cursor(void)
     CHECK(cursor_parse("a6cf76fe.1-0.1.", s, &c, &e) == CHAT_E_BAD_CURSOR);
     CHECK(cursor_parse("a6cf76fe.1.1.1", s, &c, &e) == CHAT_E_BAD_CURSOR);
     CHECK(cursor_parse("a6cf76fe.1-0.1.1x", s, &c, &e) == CHAT_E_BAD_CURSOR);
+    /* stream id parts past 2^64 - 1 would be refused by Redis */
+    CHECK(cursor_parse("a6cf76fe.99999999999999999999-0.1.0", s, &c, &e) ==
+          CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.18446744073709551616-0.1.0", s, &c, &e) ==
+          CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-184467440737095516150.1.0", s, &c, &e) ==
+          CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.18446744073709551615-18446744073709551615.1.0",
+                       s, &c, &e) == CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.18446744073709551615-18446744073709551614.1.0",
+                       s, &c, &e) == CHAT_OK);
 }
 
 static void test_errors(void)
