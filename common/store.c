@@ -15,6 +15,7 @@
 /* Helpers shared by every script. */
 static const char lua_prelude[] =
     "local P = 'rcg:'\n"
+    "local CID_TTL = 600 -- a clientId answers retries for 10 minutes\n"
     "local KEY_TTL, SESS_TTL, MAXLEN = ARGV[1], ARGV[2], ARGV[3]\n"
     "local function now()\n"
     "  local t = redis.call('TIME')\n"
@@ -266,8 +267,28 @@ static const char lua_message[] =
     "local key, claimed, rcpt, newid = ARGV[4], ARGV[5], ARGV[6], ARGV[7]\n"
     "local mid, text, created, rate = ARGV[8], ARGV[9], ARGV[10], "
     "tonumber(ARGV[11])\n"
+    "local cid = ARGV[12]\n"
     "local uid, e, uname = auth(key, claimed)\n"
     "if not uid then return redis.error_reply(e) end\n"
+    /* a retry of a stored message (same sender, same clientId): answer the
+     * stored one, store nothing, count nothing */
+    "local ck, b, ch\n"
+    "if cid ~= '' then\n"
+    "  ck = P .. 'cid.' .. uid .. '.' .. cid\n"
+    "  local v = redis.call('GET', ck)\n"
+    "  if v then ch, b = string.match(v, '^([^\\t]*)\\t(.*)$') end\n"
+    "end\n"
+    "local function info_of()\n"
+    "  local info = {uid, uname or user_name(user_json(uid)),\n"
+    "    redis.call('EXISTS', 'userStatus.' .. uid)}\n"
+    "  if rcpt ~= '' then\n"
+    "    local j = user_json(rcpt)\n"
+    "    info[4] = rcpt; info[5] = j and field(j, 'Username')\n"
+    "    info[6] = redis.call('EXISTS', 'userStatus.' .. rcpt)\n"
+    "  end\n"
+    "  return info\n"
+    "end\n"
+    "if b then return {uid, b, ch, info_of(), 1} end\n"
     "if rate > 0 then\n"
     "  local rk = P .. 'rate.' .. uid\n"
     "  local c = redis.call('INCR', rk)\n"
@@ -276,25 +297,18 @@ static const char lua_message[] =
     "    return redis.error_reply('CHAT429:rate ' .. redis.call('TTL', rk)) "
     "end\n"
     "end\n"
-    "local ch\n"
     "ch, e = channel_of(uid, rcpt, newid)\n"
     "if not ch then return redis.error_reply(e) end\n"
     /* The original's bytes: Go field order and a trailing newline. */
-    "local b = '{\"UUID\":\"' .. mid .. '\",\"SenderUUID\":\"' .. uid .. "
+    "b = '{\"UUID\":\"' .. mid .. '\",\"SenderUUID\":\"' .. uid .. "
     "'\",\"RecipientUUID\":\"' .. rcpt .. '\",\"Message\":' .. text .. "
     "',\"CreatedAt\":\"' .. created .. '\"}\\n'\n"
     "redis.call('RPUSH', 'channelMessages.' .. ch, b)\n"
     "redis.call('PUBLISH', ch, b)\n"
+    "if ck then redis.call('SET', ck, ch .. '\\t' .. b, 'EX', CID_TTL) end\n"
     /* sender and recipient as userinfo; the sender's name came with the
      * key, saving the record lookup on every message */
-    "local info = {uid, uname or user_name(user_json(uid)),\n"
-    "  redis.call('EXISTS', 'userStatus.' .. uid)}\n"
-    "if rcpt ~= '' then\n"
-    "  local j = user_json(rcpt)\n"
-    "  info[4] = rcpt; info[5] = j and field(j, 'Username')\n"
-    "  info[6] = redis.call('EXISTS', 'userStatus.' .. rcpt)\n"
-    "end\n"
-    "return {uid, b, ch, info}\n";
+    "return {uid, b, ch, info_of(), 0}\n";
 
 static const char lua_poll[] =
     "local key, s, cjn, after, cpos, limit = ARGV[4], ARGV[5], ARGV[6], "
@@ -606,7 +620,8 @@ void store_leave(struct store_call *c, const struct config *cfg,
 void store_message(struct store_call *c, const struct config *cfg,
                    const char *key, const char *claimed, const char *recipient,
                    const char *new_channel, const char *msg_uuid,
-                   const char *msg_json, size_t msg_len, const char *created)
+                   const char *msg_json, size_t msg_len, const char *created,
+                   const char *client_id)
 {
     begin(c, S_MESSAGE, cfg);
     arg_str(c, key);
@@ -617,6 +632,7 @@ void store_message(struct store_call *c, const struct config *cfg,
     arg(c, msg_json, msg_len);
     arg_str(c, created);
     arg_long(c, cfg->msg_rate);
+    arg_str(c, client_id);
 }
 
 void store_poll(struct store_call *c, const struct config *cfg, const char *key,

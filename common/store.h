@@ -30,6 +30,8 @@
  *                                  sealed token: see auth.h)
  *   rcg:fails.<md5>                string failed sign-ins of a name   300 s
  *   rcg:rate.<uuid>                string messages in the window      10 s
+ *   rcg:cid.<uuid>.<clientId>      string channel TAB stored message bytes
+ *                                  (a retried channelMessage)          600 s
  *   rcg:holds                      zset   chat.fcgi polls held now (token ->
  *                                  expiry), CHAT_POLL_HOLD_SLOTS > 0   hold
  * A session follows one channel: ch (channel id, "" = none), r (recipient
@@ -161,14 +163,18 @@ void store_leave(struct store_call *c, const struct config *cfg,
                  const char *session);
 
 /* S_MESSAGE -- input: key, claimed, recipient, fresh channel uuid, message
- * uuid, the message text already encoded as a JSON string, CreatedAt.
- * output: [uid, stored bytes, channel, userinfo of sender and recipient].
- * RPUSH channelMessages.<ch> and PUBLISH <ch> of the same bytes (the
- * original's format); CHAT429:rate <ttl> over the rate limit. */
+ * uuid, the message text already encoded as a JSON string, CreatedAt, the
+ * client's id of the message ("" = none). output: [uid, stored bytes,
+ * channel, userinfo of sender and recipient, replayed]. RPUSH
+ * channelMessages.<ch> and PUBLISH <ch> of the same bytes (the original's
+ * format); CHAT429:rate <ttl> over the rate limit. With a client id the
+ * bytes are kept in rcg:cid.<uid>.<id> for 10 minutes, and a retry answers
+ * them (replayed 1) without storing or counting anything. */
 void store_message(struct store_call *c, const struct config *cfg,
                    const char *key, const char *claimed, const char *recipient,
                    const char *new_channel, const char *msg_uuid,
-                   const char *msg_json, size_t msg_len, const char *created);
+                   const char *msg_json, size_t msg_len, const char *created,
+                   const char *client_id);
 
 /* S_POLL -- input: key, session, cursor parts (jn "" = none, sys id "",
  * pos), batch limit. output: [sys id, jn, pos, channel, reset,

@@ -300,7 +300,15 @@ static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
         jbuf_reset(&w.rec);
         rc = lookup_user(cx, &cr, &found, &f, e);
         if (rc == CHAT_OK && f.json && create_only) {
-            rc = chat_fail(e, CHAT_E_NAME_TAKEN, NULL);
+            /* taken; the same name and password is a retry of a signUp
+             * whose answer was lost (a 503 after Redis stored it): the
+             * same user. A wrong password counts as at signIn, so this is
+             * no better a guessing oracle. */
+            rc = verify_existing(cx, &cr, &f, uid, &name, &w, e);
+            if (rc == CHAT_E_WRONG_PASSWORD)
+                rc = chat_fail(e, CHAT_E_NAME_TAKEN, NULL);
+            else if (rc == CHAT_OK)
+                rc = finish_sign_in(cx, &cr, uid, name, &w, out, e);
         } else if (rc == CHAT_OK && f.json) {
             rc = verify_existing(cx, &cr, &f, uid, &name, &w, e);
             if (rc == CHAT_OK)
@@ -711,6 +719,7 @@ struct new_message {
 
 static enum chat_err store_new_message(struct hctx *cx, const char *rcpt,
                                        const char *text, size_t len,
+                                       const char *client_id,
                                        struct new_message *nm, redisReply **r,
                                        struct chat_error *e)
 {
@@ -729,8 +738,8 @@ static enum chat_err store_new_message(struct hctx *cx, const char *rcpt,
         auth_new_uuid(new_channel);
     created_now(nm->created);
     store_message(&c, cx->cfg, cx->key, cx->claimed, rcpt, new_channel,
-                  nm->uuid, quoted.data, quoted.len, nm->created);
-    rc = call_array(cx, &c, 4, r, e);
+                  nm->uuid, quoted.data, quoted.len, nm->created, client_id);
+    rc = call_array(cx, &c, 5, r, e);
     jbuf_free(&quoted);
     return rc;
 }
@@ -741,9 +750,9 @@ enum chat_err h_channel_message(struct hctx *cx, const struct chat_request *req,
     struct user_map m = {0};
     struct new_message nm;
     redisReply *r = NULL;
-    const char *text;
+    const char *text, *cid = NULL;
     size_t len;
-    char rcpt[37];
+    char rcpt[37], client_id[37] = "";
     enum chat_err rc;
 
     rc = body_recipient(req, rcpt, e);
@@ -752,20 +761,38 @@ enum chat_err h_channel_message(struct hctx *cx, const struct chat_request *req,
                           &len, e);
     if (rc == CHAT_OK)
         rc = proto_message(text, len, e);
+    /* clientId: the client's own id of this message, so that a retry after
+     * a 503 or a timeout stores nothing new */
     if (rc == CHAT_OK)
-        rc = store_new_message(cx, rcpt, text, len, &nm, &r, e);
+        rc = proto_string(req->body, "clientId", 0, CHAT_OK, &cid, NULL, e);
+    if (rc == CHAT_OK && cid && *cid)
+        rc = proto_uuid(cid, "clientId", client_id, e);
+    if (rc == CHAT_OK)
+        rc = store_new_message(cx, rcpt, text, len, client_id, &nm, &r, e);
     if (rc != CHAT_OK || !r)
         return rc != CHAT_OK ? rc : chat_fail(e, CHAT_E_INTERNAL, NULL);
     if (r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[4]->type != REDIS_REPLY_INTEGER ||
         user_map_load(&m, r->element[3])) {
         freeReplyObject(r);
         return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
     }
-    /* The reply is rendered from what was just stored, not re-parsed. */
-    jbuf_cstr(out, "{\"type\":\"channelMessage\",\"channelMessage\":");
-    render_message_parts(out, nm.uuid, r->element[0]->str, rcpt, text, len,
-                         nm.created, &m);
-    jbuf_raw(out, "}", 1);
+    if (r->element[4]->integer == 1) {
+        /* a retry: the message stored the first time, as stored */
+        if (render_pushed_message(out, r->element[1]->str, r->element[1]->len,
+                                  &m)) {
+            user_map_free(&m);
+            freeReplyObject(r);
+            return chat_fail(e, CHAT_E_INTERNAL, "unreadable stored message");
+        }
+    } else {
+        /* rendered from what was just stored, not re-parsed */
+        jbuf_cstr(out, "{\"type\":\"channelMessage\",\"channelMessage\":");
+        render_message_parts(out, nm.uuid, r->element[0]->str, rcpt, text, len,
+                             nm.created, &m);
+        jbuf_raw(out, "}", 1);
+    }
     user_map_free(&m);
     freeReplyObject(r);
     return CHAT_OK;

@@ -1,7 +1,7 @@
 // unit.mjs - node:test checks of web/js/store.js (the pure part of the client).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PUBLIC, Timeline, backoffDelay, channelOf, compareTimes, humanTime, timeParts, utf8Length }
+import { PUBLIC, Timeline, backoffDelay, channelOf, compareTimes, humanTime, timeParts, utf8Length, uuid4 }
   from "../../web/js/store.js";
 
 const ME = "11111111-1111-4111-8111-111111111111";
@@ -54,4 +54,10 @@ test("humanTime says today, yesterday, weekday, date", () => {
 test("utf8Length counts bytes", () => {
   assert.equal(utf8Length("héllo"), 6);
   assert.equal(utf8Length("😀"), 4);
+});
+
+test("uuid4 is a lowercase version 4 UUID, a new one each call", () => {
+  const a = uuid4();
+  assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notEqual(a, uuid4());
 });

@@ -2,7 +2,7 @@
 // Everything a user typed reaches the page through textContent only.
 import { ApiError, post } from "./api.js";
 import { Poller } from "./delivery.js";
-import { PUBLIC, Timeline, channelOf, humanTime, utf8Length } from "./store.js";
+import { PUBLIC, Timeline, channelOf, humanTime, utf8Length, uuid4 } from "./store.js";
 
 const STORAGE_KEY = "chat.auth.v1";
 const USERS_REFRESH_MS = 30000; // "online" expires on the server after 60 s
@@ -555,7 +555,10 @@ function onSubmit(e) {
   el.composerError.textContent = "";
   el.input.value = "";
   autosize();
-  const p = { id: ++pendingSeq, text, channel: state.channel, status: "sending", error: "", epoch: state.epoch };
+  // clientId: the server stores a retry of the same id once (a 503 or a
+  // timeout may have been stored after all)
+  const p = { id: ++pendingSeq, clientId: uuid4(), text, channel: state.channel,
+    status: "sending", error: "", epoch: state.epoch };
   pendingOf(p.channel).push(p);
   if (p.channel === state.channel) {
     el.messages.append(pendingNode(p));
@@ -567,7 +570,8 @@ function onSubmit(e) {
 
 async function deliver(p) {
   try {
-    const r = await api({ type: "channelMessage", channelMessage: { recipientUUID: p.channel, message: p.text } });
+    const r = await api({ type: "channelMessage",
+      channelMessage: { recipientUUID: p.channel, message: p.text, clientId: p.clientId } });
     if (p.epoch !== state.epoch) return; // signed out meanwhile
     settle(p);
     addMessage(r.channelMessage);

@@ -93,3 +93,13 @@ export function humanTime(iso, now = new Date(), locale = undefined) {
 export function utf8Length(s) {
   return new TextEncoder().encode(s).length;
 }
+
+// A random (version 4) UUID. crypto.randomUUID exists only in secure
+// contexts (https, localhost); getRandomValues everywhere.
+export function uuid4() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
