@@ -323,8 +323,10 @@ static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
         found = NULL;
         free(name);
         name = NULL;
-        /* A concurrent signIn created the name first: sign in to it. */
-        if (!(rc == CHAT_E_NAME_TAKEN && !create_only && !f.json))
+        /* Another request created the name between the lookup and the
+         * create: look again (signIn signs in to it, signUp answers it
+         * when the password is the same). */
+        if (!(rc == CHAT_E_NAME_TAKEN && !f.json))
             break;
         rc = CHAT_OK;
     }

@@ -8,12 +8,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -87,6 +89,44 @@ fail:
     return -1;
 }
 
+/* Out of fds (EMFILE, ENFILE), accept() fails while the listening socket
+ * stays readable: libevent would call back at once, forever (100 % CPU and
+ * a log line each time). Accepting pauses 100 ms instead, and the failure
+ * is logged at most once a second. */
+#define ACCEPT_PAUSE_MS 100
+static struct event *accept_resume_ev;
+
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (bound &&
+        evconnlistener_enable(evhttp_bound_socket_get_listener(bound)) != 0)
+        log_err("cannot resume accepting");
+}
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+    static time_t logged;
+    static unsigned long failures;
+    const struct timeval pause = {0, ACCEPT_PAUSE_MS * 1000L};
+    int err = EVUTIL_SOCKET_ERROR();
+    time_t now = time(NULL);
+
+    (void)arg;
+    failures++;
+    if (now != logged) {
+        log_warn("accept(): %s (%lu times); pausing %d ms",
+                 evutil_socket_error_to_string(err), failures, ACCEPT_PAUSE_MS);
+        logged = now;
+        failures = 0;
+    }
+    if (evconnlistener_disable(lev) != 0 ||
+        evtimer_add(accept_resume_ev, &pause) != 0)
+        log_err("cannot pause accepting");
+}
+
 static void drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -111,6 +151,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (bound) {
         evhttp_del_accept_socket(http, bound);
         bound = NULL;
+        if (accept_resume_ev)
+            event_del(accept_resume_ev);
     }
     waiters_drain();
     drain_ev = event_new(base, -1, EV_PERSIST, drain_tick, NULL);
@@ -189,6 +231,11 @@ int main(int argc, char **argv)
         close(fd);
         goto out;
     }
+    accept_resume_ev = evtimer_new(base, accept_resume, NULL);
+    if (!accept_resume_ev)
+        goto out;
+    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bound),
+                                on_accept_error);
     sigs[0] = evsignal_new(base, SIGTERM, on_signal, NULL);
     sigs[1] = evsignal_new(base, SIGINT, on_signal, NULL);
     if (!sigs[0] || !sigs[1] || event_add(sigs[0], NULL) ||
@@ -211,6 +258,8 @@ out:
     }
     if (drain_ev)
         event_free(drain_ev);
+    if (accept_resume_ev)
+        event_free(accept_resume_ev);
     if (http)
         evhttp_free(http);
     chan_free_all();

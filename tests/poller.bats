@@ -404,6 +404,33 @@ header_of() {
     [ "$output" = 200 ]
 }
 
+@test "out of fds the poller pauses accepting: no spin, a log line a second, then it serves again" {
+    port=$(stack_free_port)
+    log="$TEST_DIR/fdpoller.log"
+    (ulimit -n 64; exec env REDIS_ADDRESS="$REDIS_ADDRESS" CHAT_POLLER_ADDRESS=127.0.0.1:$port \
+        "$ROOT/$BUILD/chat-poller" 2>"$log") &
+    pid=$!
+    stack_wait_for 10 curl -sf "http://127.0.0.1:$port/health"
+    # 100 idle connections: more than the poller has fds for
+    python3 -c '
+import socket, sys, time
+s = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(100)]
+time.sleep(float(sys.argv[2]))
+' "$port" 4 &
+    holder=$!
+    sleep 1
+    t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    sleep 2
+    t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    # under 20 % of a core over 2 s (clock ticks: 100 a second)
+    [ $(( t1 - t0 )) -lt 40 ]
+    [ "$(grep -c 'accept()' "$log")" -le 5 ]
+    kill "$holder"; wait "$holder" 2>/dev/null || true
+    stack_wait_for 10 curl -sf "http://127.0.0.1:$port/health"
+    kill -TERM "$pid"
+    wait "$pid"
+}
+
 @test "chat-poller --help and --version" {
     run "$ROOT/$BUILD/chat-poller" --version
     [ "$status" = 0 ]
