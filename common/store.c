@@ -16,6 +16,10 @@
 static const char lua_prelude[] =
     "local P = 'rcg:'\n"
     "local CID_TTL = 600 -- a clientId answers retries for 10 minutes\n"
+    /* sign-in attempts: CHAT_SIGNIN_FAILS per name and client address per
+     * FAIL_WINDOW; past NAME_FACTOR times that in failures of the name
+     * (from anywhere), one attempt per SLOW_GAP seconds */
+    "local FAIL_WINDOW, NAME_FACTOR, SLOW_GAP = 300, 10, 10\n"
     "local KEY_TTL, SESS_TTL, MAXLEN = ARGV[1], ARGV[2], ARGV[3]\n"
     "local function now()\n"
     "  local t = redis.call('TIME')\n"
@@ -133,12 +137,24 @@ static const char lua_ready[] =
     "return sid\n";
 
 static const char lua_user_by_name[] =
-    "local md5, limit = ARGV[4], tonumber(ARGV[5])\n"
+    "local md5, limit, addr = ARGV[4], tonumber(ARGV[5]), ARGV[6]\n"
+    /* the attempt is counted here, before the hash is checked: concurrent
+     * guesses cannot slip past the limit */
     "if limit > 0 then\n"
+    "  local ak = P .. 'tries.' .. md5 .. '.' .. addr\n"
+    "  local n = redis.call('INCR', ak)\n"
+    "  if n == 1 then redis.call('EXPIRE', ak, FAIL_WINDOW) end\n"
+    "  if n > limit then\n"
+    "    return redis.error_reply('CHAT429:signin ' .. redis.call('TTL', ak)) "
+    "end\n"
     "  local f = tonumber(redis.call('GET', P .. 'fails.' .. md5) or '0')\n"
-    "  if f >= limit then\n"
-    "    return redis.error_reply('CHAT429:signin ' .. redis.call('TTL', P .. "
-    "'fails.' .. md5)) end\n"
+    "  if f >= limit * NAME_FACTOR then\n"
+    "    local sk = P .. 'slow.' .. md5\n"
+    "    if not redis.call('SET', sk, '1', 'NX', 'EX', SLOW_GAP) then\n"
+    "      return redis.error_reply('CHAT429:signin ' .. redis.call('TTL', "
+    "sk)) "
+    "end\n"
+    "  end\n"
     "end\n"
     "local i = redis.call('GET', 'usersUsernameListIndex.' .. md5)\n"
     "if not i then return false end\n"
@@ -150,13 +166,13 @@ static const char lua_user_by_name[] =
 static const char lua_signin_fail[] =
     "local k = P .. 'fails.' .. ARGV[4]\n"
     "local n = redis.call('INCR', k)\n"
-    "if n == 1 then redis.call('EXPIRE', k, 300) end\n"
+    "if n == 1 then redis.call('EXPIRE', k, FAIL_WINDOW) end\n"
     "return n\n";
 
 static const char lua_signin[] =
     "local uid, name, md5, json, key, s = ARGV[4], ARGV[5], ARGV[6], "
     "ARGV[7], ARGV[8], ARGV[9]\n"
-    "local pw, old = ARGV[10], ARGV[11]\n"
+    "local pw, old, addr = ARGV[10], ARGV[11], ARGV[12]\n"
     "local sk, e\n"
     "if s ~= '' then\n"
     "  sk, e = session_of(s, uid)\n"
@@ -172,7 +188,8 @@ static const char lua_signin[] =
     "elseif json ~= '' then\n"
     "  move_hash(uid, old, json, pw)\n"
     "end\n"
-    "redis.call('DEL', P .. 'fails.' .. md5)\n"
+    "redis.call('DEL', P .. 'fails.' .. md5, P .. 'tries.' .. md5 .. '.' .. "
+    "addr)\n"
     "redis.call('SET', P .. 'key.' .. key, uid .. '\\t' .. name, 'EX', "
     "KEY_TTL)\n"
     "redis.call('SET', 'userAccessKey.' .. uid, key)\n"
@@ -545,11 +562,13 @@ void store_ready(struct store_call *c, const struct config *cfg,
     arg_str(c, session);
 }
 
-void store_user_by_name(struct store_call *c, const char *md5, int fail_limit)
+void store_user_by_name(struct store_call *c, const char *md5, int fail_limit,
+                        const char *addr)
 {
     begin(c, S_USER_BY_NAME, NULL);
     arg_str(c, md5);
     arg_long(c, fail_limit);
+    arg_str(c, addr);
 }
 
 void store_signin_fail(struct store_call *c, const char *md5)
@@ -570,6 +589,7 @@ void store_signin(struct store_call *c, const struct config *cfg,
     arg_str(c, a->session);
     arg_str(c, a->pw_hash);
     arg_str(c, a->old_json);
+    arg_str(c, a->addr);
 }
 
 void store_pw_move(struct store_call *c, const char *uid, const char *old_json,

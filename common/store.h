@@ -29,6 +29,10 @@
  *                                  (the users record's Password holds a
  *                                  sealed token: see auth.h)
  *   rcg:fails.<md5>                string failed sign-ins of a name   300 s
+ *   rcg:tries.<md5>.<addr>         string sign-in attempts of a name from
+ *                                  one client address                 300 s
+ *   rcg:slow.<md5>                 string one attempt per 10 s (a name
+ *                                  past 10 x CHAT_SIGNIN_FAILS failures) 10 s
  *   rcg:rate.<uuid>                string messages in the window      10 s
  *   rcg:cid.<uuid>.<clientId>      string channel TAB stored message bytes
  *                                  (a retried channelMessage)          600 s
@@ -110,10 +114,13 @@ enum chat_err store_reply_error(const redisReply *r, struct chat_error *e);
 void store_ready(struct store_call *c, const struct config *cfg,
                  const char *session);
 
-/* S_USER_BY_NAME -- input: md5 hex of the name, failure limit.
+/* S_USER_BY_NAME -- input: md5 hex of the name, attempt limit, the
+ * client's address (counts this attempt in rcg:tries.<md5>.<addr>; past
+ * ten times the limit in failures of the name, one attempt per 10 s).
  * output: [user JSON, rcg:pw hash or nil], or nil when the name is free;
  * error CHAT429:signin <ttl>. */
-void store_user_by_name(struct store_call *c, const char *md5, int fail_limit);
+void store_user_by_name(struct store_call *c, const char *md5, int fail_limit,
+                        const char *addr);
 
 /* S_SIGNIN_FAIL -- input: md5. output: failure count. */
 void store_signin_fail(struct store_call *c, const char *md5);
@@ -130,6 +137,7 @@ struct store_signin_args {
     const char *pw_hash;   /* rcg:pw value for a create or a move */
     const char *key;       /* the new access key */
     const char *session;   /* "" = none */
+    const char *addr;      /* the client's address: its attempts are reset */
 };
 void store_signin(struct store_call *c, const struct config *cfg,
                   const struct store_signin_args *a);

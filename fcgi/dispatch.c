@@ -96,7 +96,7 @@ static void serve_api(struct db *db, const struct config *cfg,
 {
     struct chat_error e = {0};
     struct chat_request req;
-    struct hctx cx = {.db = db, .cfg = cfg};
+    struct hctx cx = {.db = db, .cfg = cfg, .addr = rq->addr};
     enum chat_err rc;
 
     if (rq->body_too_large) {

@@ -112,7 +112,7 @@ static enum chat_err lookup_user(struct hctx *cx, const struct creds *cr,
     const redisReply *r;
 
     memset(f, 0, sizeof *f);
-    store_user_by_name(&c, cr->md5, cx->cfg->signin_fails);
+    store_user_by_name(&c, cr->md5, cx->cfg->signin_fails, cx->addr);
     rc = db_call(cx->db, &c, reply, e);
     if (rc != CHAT_OK)
         return rc;
@@ -264,7 +264,8 @@ static enum chat_err finish_sign_in(struct hctx *cx, const struct creds *cr,
                                   .old_json = rec[0] ? w->old : "",
                                   .pw_hash = rec[0] ? w->hash : "",
                                   .key = key,
-                                  .session = cx->session};
+                                  .session = cx->session,
+                                  .addr = cx->addr};
     enum chat_err rc;
 
     auth_new_uuid(key);

@@ -16,6 +16,7 @@ struct hctx {
     const char *key;  /* access key (header or body), "" when none */
     char claimed[37]; /* validated body userUUID, "" when none */
     char session[37]; /* validated sessionUUID/SUUID, "" when none */
+    const char *addr; /* the client's address (REMOTE_ADDR), "" unknown */
 };
 
 typedef enum chat_err (*msg_handler)(struct hctx *cx,

@@ -74,6 +74,10 @@ static void read_head(struct request *rq, param_fn get, void *ctx)
     copy_param(rq->last_event_id, sizeof rq->last_event_id,
                get("HTTP_LAST_EVENT_ID", ctx));
     copy_param(rq->origin, sizeof rq->origin, get("HTTP_ORIGIN", ctx));
+    copy_param(rq->addr, sizeof rq->addr, get("REMOTE_ADDR", ctx));
+    /* it becomes part of a key name: v4 or v6 text only */
+    if (strspn(rq->addr, "0123456789abcdefABCDEF.:") != strlen(rq->addr))
+        rq->addr[0] = '\0';
 }
 
 /* Body length from CONTENT_LENGTH; -1 when absent or malformed. */

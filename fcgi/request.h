@@ -18,6 +18,7 @@ struct request {
     char bearer[128]; /* from Authorization: Bearer, or "" */
     char last_event_id[128];
     char origin[256]; /* the Origin header, "" when absent */
+    char addr[64];    /* REMOTE_ADDR if it is an address, else "" */
     char *body;       /* owned, NUL-terminated; NULL when none */
     size_t body_len;
     int body_too_large; /* CONTENT_LENGTH > PROTO_BODY_MAX */

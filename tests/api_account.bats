@@ -302,3 +302,26 @@ legacy_record() {
     run "$ROOT/$BUILD/chat.fcgi" --bogus
     [ "$status" = 2 ]
 }
+
+@test "40 concurrent wrong sign-ins get exactly the limit of guesses (10), the rest 429" {
+    api '{"type":"signIn","signIn":{"username":"guessme","password":"right"}}'
+    expect_status 200
+    statuses=$(seq 1 40 | xargs -P 40 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST \
+        --data-binary '{"type":"signIn","signIn":{"username":"guessme","password":"wrong"}}' "$BASE/api")
+    [ "$(grep -c '^401$' <<<"$statuses")" = 10 ]
+    [ "$(grep -c '^429$' <<<"$statuses")" = 30 ]
+}
+
+@test "a guesser from another address cannot lock the owner out" {
+    api '{"type":"signIn","signIn":{"username":"owner-x","password":"right"}}'
+    expect_status 200
+    for _ in $(seq 1 12); do
+        curl -s -o /dev/null --interface 127.0.0.2 -X POST \
+            --data-binary '{"type":"signIn","signIn":{"username":"owner-x","password":"wrong"}}' "$BASE/api"
+    done
+    run curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 -X POST \
+        --data-binary '{"type":"signIn","signIn":{"username":"owner-x","password":"right"}}' "$BASE/api"
+    [ "$output" = 429 ]
+    api '{"type":"signIn","signIn":{"username":"owner-x","password":"right"}}'
+    expect_status 200
+}
