@@ -169,6 +169,11 @@ static const char lua_signin_fail[] =
     "if n == 1 then redis.call('EXPIRE', k, FAIL_WINDOW) end\n"
     "return n\n";
 
+static const char lua_signin_refund[] =
+    "local k = P .. 'tries.' .. ARGV[4] .. '.' .. ARGV[5]\n"
+    "if redis.call('DECR', k) <= 0 then redis.call('DEL', k) end\n"
+    "return 1\n";
+
 static const char lua_signin[] =
     "local uid, name, md5, json, key, s = ARGV[4], ARGV[5], ARGV[6], "
     "ARGV[7], ARGV[8], ARGV[9]\n"
@@ -426,6 +431,7 @@ static struct script scripts[S__MAX] = {
     [S_READY] = {.body = lua_ready},
     [S_USER_BY_NAME] = {.body = lua_user_by_name},
     [S_SIGNIN_FAIL] = {.body = lua_signin_fail},
+    [S_SIGNIN_REFUND] = {.body = lua_signin_refund},
     [S_SIGNIN] = {.body = lua_signin},
     [S_SIGNOUT] = {.body = lua_signout},
     [S_JOIN] = {.body = lua_join},
@@ -568,6 +574,14 @@ void store_user_by_name(struct store_call *c, const char *md5, int fail_limit,
     begin(c, S_USER_BY_NAME, NULL);
     arg_str(c, md5);
     arg_long(c, fail_limit);
+    arg_str(c, addr);
+}
+
+void store_signin_refund(struct store_call *c, const char *md5,
+                         const char *addr)
+{
+    begin(c, S_SIGNIN_REFUND, NULL);
+    arg_str(c, md5);
     arg_str(c, addr);
 }
 

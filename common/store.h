@@ -65,6 +65,7 @@ enum store_script {
     S_READY,
     S_USER_BY_NAME,
     S_SIGNIN_FAIL,
+    S_SIGNIN_REFUND,
     S_SIGNIN,
     S_SIGNOUT,
     S_JOIN,
@@ -121,6 +122,11 @@ void store_ready(struct store_call *c, const struct config *cfg,
  * error CHAT429:signin <ttl>. */
 void store_user_by_name(struct store_call *c, const char *md5, int fail_limit,
                         const char *addr);
+
+/* S_SIGNIN_REFUND -- input: md5, client address. output: 1. Gives back
+ * an attempt that never reached a verdict (hashing had no memory). */
+void store_signin_refund(struct store_call *c, const char *md5,
+                         const char *addr);
 
 /* S_SIGNIN_FAIL -- input: md5. output: failure count. */
 void store_signin_fail(struct store_call *c, const char *md5);

@@ -1,5 +1,6 @@
 /* db.c - the per-thread synchronous Redis connection. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,8 +24,31 @@ void db_close(struct db *d)
     }
 }
 
+/* Redis known to be down: every thread fails at once (503) instead of
+ * waiting out its own timeout, and one request per DOWN_PROBE_MS probes
+ * whether it is back. 0 = up. */
+#define DOWN_PROBE_MS 1000
+static atomic_llong down_next_probe;
+
+static long now_ms(void);
+
+/* Nonzero when this call must fail fast. */
+static int known_down(void)
+{
+    long long next = atomic_load(&down_next_probe), now = now_ms();
+
+    if (!next)
+        return 0;
+    if (now < next)
+        return 1;
+    /* this thread probes; the others keep failing until it is done */
+    return !atomic_compare_exchange_strong(&down_next_probe, &next,
+                                           now + DOWN_PROBE_MS);
+}
+
 static void mark_down(struct db *d, const char *why)
 {
+    atomic_store(&down_next_probe, now_ms() + DOWN_PROBE_MS);
     if (!d->down_logged)
         log_warn("redis %s unavailable: %s", d->cfg->redis_address, why);
     d->down_logged = 1;
@@ -168,6 +192,8 @@ static int ensure_connected(struct db *d)
 {
     long now = now_ms();
 
+    if (known_down())
+        return -1;
     if (d->ctx && now - d->last_used_ms >= 50 && is_stale(d->ctx))
         db_close(d);
     d->last_used_ms = now;
@@ -202,6 +228,7 @@ enum chat_err db_pipeline(struct db *d, struct store_call *calls, int n,
                 goto io_error;
         }
     }
+    atomic_store(&down_next_probe, 0); /* Redis answered */
     return CHAT_OK;
 io_error:
     mark_down(d, d->ctx->errstr);
@@ -221,6 +248,7 @@ static enum chat_err take_reply(struct db *d, redisReply *r, redisReply **out,
         mark_down(d, d->ctx->errstr);
         return chat_fail(e, CHAT_E_REDIS, NULL);
     }
+    atomic_store(&down_next_probe, 0); /* Redis answered */
     if (r->type == REDIS_REPLY_ERROR) {
         enum chat_err err = store_reply_error(r, e);
         if (err == CHAT_E_REDIS || err == CHAT_E_INTERNAL)

@@ -163,8 +163,17 @@ struct sign_write {
 
 /* Hashing could not get its memory (a per-process cap such as RLimitMEM
  * or an LVE): a 503 the client retries, and a line naming the setting. */
-static enum chat_err hash_memory_outage(struct hctx *cx, struct chat_error *e)
+static enum chat_err hash_memory_outage(struct hctx *cx, const struct creds *cr,
+                                        struct chat_error *e)
 {
+    struct store_call c;
+    struct chat_error ignored = {0};
+    redisReply *r;
+
+    /* no verdict: the attempt counted at the lookup is given back */
+    store_signin_refund(&c, cr->md5, cx->addr);
+    if (db_call(cx->db, &c, &r, &ignored) == CHAT_OK)
+        freeReplyObject(r);
     log_err("password hashing cannot get its %ld bytes (a process memory "
             "cap?): lower CHAT_PWHASH_MEMLIMIT or raise the cap",
             cx->cfg->pwhash_mem);
@@ -199,7 +208,7 @@ static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
                                    cr->password_len);
     if (verdict == AUTH_NO_MEMORY) {
         /* an outage: never "wrong password", never a counted failure */
-        rc = hash_memory_outage(cx, e);
+        rc = hash_memory_outage(cx, cr, e);
         goto out;
     }
     if (verdict != AUTH_MATCH) {
@@ -231,7 +240,7 @@ static enum chat_err new_user(struct hctx *cx, const struct creds *cr,
 
     w->old = "";
     if (rc == CHAT_E_HASH_MEMORY)
-        return hash_memory_outage(cx, e);
+        return hash_memory_outage(cx, cr, e);
     return rc == CHAT_OK ? sealed_record(&w->rec, uid, cr->name, e) : rc;
 }
 

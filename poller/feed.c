@@ -19,6 +19,10 @@
 #define BACKOFF_MAX_MS 2000
 #define SWEEP_SECONDS  10
 #define LINGER_SECONDS 30
+/* A Redis that takes a command but does not answer (stopped, stuck) is
+ * given up after this long at most, so that every wait stays bounded. */
+#define STALL_MAX_MS   1000
+#define STALL_CHECK_MS 250
 
 enum link_kind { LINK_CMD, LINK_SUB };
 
@@ -27,9 +31,12 @@ struct link {
     enum link_kind kind;
     redisAsyncContext *ac;
     int connected;
+    int ready; /* command link: Redis answered on this connection */
     int ever_connected;
     int backoff_ms;
     struct event *retry;
+    unsigned long pending;      /* commands sent, not answered */
+    long long waiting_since_ms; /* the last answer, or the first send */
 };
 
 /* A store call in flight on the command connection. */
@@ -45,6 +52,7 @@ static const struct config *cfg;
 static struct feed_hooks hooks;
 static struct link links[2] = {{.kind = LINK_CMD}, {.kind = LINK_SUB}};
 static struct event *sweep_ev;
+static struct event *stall_ev;
 static unsigned long long seq;
 static unsigned long long wake_confirmed_seq; /* rcg:wake ack, 0 = none */
 static unsigned long long sys_wake_seq;       /* last scope "*" wake */
@@ -101,6 +109,8 @@ static void link_lost(struct link *l, const char *why)
                  l->kind == LINK_CMD ? "command" : "subscribe", why);
     l->ac = NULL;
     l->connected = 0;
+    l->ready = 0;
+    l->pending = 0;
     if (l->kind == LINK_SUB) {
         wake_confirmed_seq = 0;
         ks_confirmed_seq = 0;
@@ -158,6 +168,8 @@ static int queue_setup(redisAsyncContext *ac)
 }
 
 static void keyspace_check(void);
+static int send_call(const struct store_call *c, feed_reply_fn fn, void *priv,
+                     int probe);
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
@@ -181,9 +193,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
         sub_send("PSUBSCRIBE", ks_pattern);
         chan_each(subscribe_chan, NULL);
     } else {
-        keyspace_check();
-        if (hooks.cmd_up)
-            hooks.cmd_up();
+        keyspace_check(); /* its answer makes the link ready (cmd_up) */
     }
 }
 
@@ -483,16 +493,25 @@ static void keyspace_check(void)
     struct store_call c;
 
     store_notify_get(&c);
-    if (feed_call(&c, on_notify_get, NULL) != 0)
+    if (send_call(&c, on_notify_get, NULL, 1) != 0)
         keyspace_set(0);
 }
 
 /* --- the command connection --- */
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct feed_req *q = priv;
     redisReply *r = reply;
+    struct link *l = &links[LINK_CMD];
+    int first = 0;
 
     if (r && store_reply_noscript(r) && !q->retried && ac == links[0].ac &&
         links[0].connected) {
@@ -503,16 +522,74 @@ static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
             return;
         r = NULL;
     }
+    if (ac == l->ac) {
+        if (l->pending)
+            l->pending--;
+        l->waiting_since_ms = mono_ms();
+        if (r && !l->ready)
+            first = l->ready = 1;
+    }
     q->fn(r, q->priv);
     free(q);
+    /* Answered on a new connection: what waited for Redis reads again. */
+    if (first && hooks.cmd_up)
+        hooks.cmd_up();
 }
 
-int feed_call(const struct store_call *c, feed_reply_fn fn, void *priv)
+/* Both connections are given up on a Redis that stopped answering; their
+ * pending callbacks run with NULL now, and they reconnect with backoff. */
+static void give_up_stalled(void)
+{
+    for (int i = 0; i < 2; i++) {
+        redisAsyncContext *ac = links[i].ac;
+        if (!ac)
+            continue;
+        links[i].ac = NULL; /* re-entrant calls see the link down */
+        redisAsyncFree(ac);
+        link_lost(&links[i], "no answer (stalled); reconnecting");
+    }
+}
+
+static void on_ping(const redisReply *r, void *priv)
+{
+    (void)r;
+    (void)priv;
+}
+
+/* Gives up on a Redis that holds commands unanswered past the limit; an
+ * idle connection is pinged so a stall shows even with nothing to read
+ * (parked polls send nothing), and /health says so. */
+static void stall_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct link *l = &links[LINK_CMD];
+    int limit = cfg->redis_timeout_ms < STALL_MAX_MS ? cfg->redis_timeout_ms
+                                                     : STALL_MAX_MS;
+    long long idle = mono_ms() - l->waiting_since_ms;
+    struct store_call c;
+
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (!l->ac)
+        return;
+    if (l->pending && idle > limit) {
+        give_up_stalled();
+    } else if (!l->pending && l->ready && idle > limit / 2) {
+        store_ping(&c);
+        if (send_call(&c, on_ping, NULL, 1) != 0)
+            log_warn("cannot ping redis");
+    }
+}
+
+/* Sends c; until Redis answered on this connection only probe may be
+ * sent (a stalled Redis accepts connections): everything else fails fast. */
+static int send_call(const struct store_call *c, feed_reply_fn fn, void *priv,
+                     int probe)
 {
     struct link *l = &links[LINK_CMD];
     struct feed_req *q;
 
-    if (!l->ac || !l->connected)
+    if (!l->ac || !l->connected || (!l->ready && !probe))
         return -1;
     q = malloc(sizeof *q);
     if (!q)
@@ -533,17 +610,24 @@ int feed_call(const struct store_call *c, feed_reply_fn fn, void *priv)
         free(q);
         return -1;
     }
+    if (l->pending++ == 0)
+        l->waiting_since_ms = mono_ms();
     return 0;
+}
+
+int feed_call(const struct store_call *c, feed_reply_fn fn, void *priv)
+{
+    return send_call(c, fn, priv, 0);
 }
 
 int feed_cmd_ready(void)
 {
-    return links[LINK_CMD].connected;
+    return links[LINK_CMD].connected && links[LINK_CMD].ready;
 }
 
 int feed_up(void)
 {
-    return links[LINK_CMD].connected && links[LINK_SUB].connected &&
+    return feed_cmd_ready() && links[LINK_SUB].connected &&
            wake_confirmed_seq != 0 && ks_confirmed_seq != 0;
 }
 
@@ -568,6 +652,12 @@ int feed_start(struct event_base *b, const struct config *c,
     sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, NULL);
     if (!sweep_ev || event_add(sweep_ev, &tv) != 0)
         return -1;
+    {
+        struct timeval st = {.tv_sec = 0, .tv_usec = STALL_CHECK_MS * 1000L};
+        stall_ev = event_new(base, -1, EV_PERSIST, stall_check, NULL);
+        if (!stall_ev || event_add(stall_ev, &st) != 0)
+            return -1;
+    }
     link_connect(&links[LINK_CMD]);
     link_connect(&links[LINK_SUB]);
     return 0;
@@ -592,5 +682,9 @@ void feed_stop(void)
     if (sweep_ev) {
         event_free(sweep_ev);
         sweep_ev = NULL;
+    }
+    if (stall_ev) {
+        event_free(stall_ev);
+        stall_ev = NULL;
     }
 }
