@@ -42,36 +42,33 @@ go_write() {
 # A receiver loop in the background: polls with its cursor until killed and
 # appends "<ms> <Message>" per message to FILE.
 #   receive_lighttpd PREFIX FILE | receive_fcgi PREFIX FILE | receive_sse PREFIX FILE
-receive_lighttpd() {
-    local s k cur="" body
+receive_polls() { # PREFIX FILE FETCH: FETCH SESSION KEY CURSOR prints one answer
+    local s k cur body fetch=$3
     s=$(eval echo "\$${1}_SESSION") k=$(eval echo "\$${1}_KEY")
     cur=$(curl -s -H "Authorization: Bearer $k" \
         "$BASE/poll?sessionUUID=$s&timeout=0" | jq -r .cursor)
     : >"$2"
     while :; do
-        body=$(curl -s --max-time 30 -H "Authorization: Bearer $k" \
-            "$BASE/poll?sessionUUID=$s&cursor=$cur&timeout=10") || continue
+        body=$("$fetch" "$s" "$k" "$cur") || continue
         record "$2" <<<"$body"
         cur=$(jq -r '.cursor // empty' <<<"$body")
         [ -n "$cur" ] || return 1
     done
 }
 
-receive_fcgi() {
-    local s k cur="" body
-    s=$(eval echo "\$${1}_SESSION") k=$(eval echo "\$${1}_KEY")
-    cur=$(curl -s -H "Authorization: Bearer $k" \
-        "$BASE/poll?sessionUUID=$s&timeout=0" | jq -r .cursor)
-    : >"$2"
-    while :; do
-        body=$(env -i REQUEST_METHOD=GET REQUEST_URI=/poll \
-            QUERY_STRING="sessionUUID=$s&accessKey=$k&cursor=$cur&timeout=10" \
-            cgi-fcgi -bind -connect "$FCGI_SOCK" </dev/null | sed -n '/^{/,$p')
-        record "$2" <<<"$body"
-        cur=$(jq -r '.cursor // empty' <<<"$body")
-        [ -n "$cur" ] || return 1
-    done
+fetch_lighttpd() {
+    curl -s --max-time 30 -H "Authorization: Bearer $2" \
+        "$BASE/poll?sessionUUID=$1&cursor=$3&timeout=10"
 }
+
+fetch_fcgi() {
+    env -i REQUEST_METHOD=GET REQUEST_URI=/poll \
+        QUERY_STRING="sessionUUID=$1&accessKey=$2&cursor=$3&timeout=10" \
+        cgi-fcgi -bind -connect "$FCGI_SOCK" </dev/null | sed -n '/^{/,$p'
+}
+
+receive_lighttpd() { receive_polls "$1" "$2" fetch_lighttpd; }
+receive_fcgi() { receive_polls "$1" "$2" fetch_fcgi; }
 
 # record FILE: the channelMessage texts of one poll answer on stdin.
 record() {
