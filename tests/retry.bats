@@ -13,13 +13,14 @@ teardown_file() { stack_teardown; }
 redis_pid() { cat "$TEST_DIR/redis.pid"; }
 
 # stalled CMD...: runs CMD while Redis is stopped, then lets Redis go on
-# and waits until it answers again.
+# and waits until the gateway, which fails fast once it saw Redis down,
+# has probed it back (a client retries after Retry-After the same way).
 stalled() {
     kill -STOP "$(redis_pid)"
     "$@"
     local rc=$?
     kill -CONT "$(redis_pid)"
-    stack_wait_for 10 rcli ping
+    stack_wait_for 10 curl -sf "$BASE/health"
     return $rc
 }
 
