@@ -3,6 +3,7 @@
  * Scripts compute key names from ARGV (standalone Redis; not Cluster-safe,
  * like the original's keys). ARGV[1..3] are always key TTL, session TTL and
  * the events stream length; operation arguments start at ARGV[4]. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,6 +487,8 @@ void store_cleanup(void)
 
 static void arg(struct store_call *c, const char *s, size_t n)
 {
+    /* a builder with more arguments than fit is a bug, not a runtime case */
+    assert(c->argc < STORE_ARGS_MAX);
     if (c->argc >= STORE_ARGS_MAX)
         return;
     c->argv[c->argc] = s;
@@ -503,6 +506,7 @@ static void arg_long(struct store_call *c, long v)
     char *buf;
     int n;
 
+    assert(c->nums < (int)(sizeof c->numbuf / sizeof c->numbuf[0]));
     if (c->nums >= (int)(sizeof c->numbuf / sizeof c->numbuf[0]))
         return;
     buf = c->numbuf[c->nums++];
@@ -526,6 +530,8 @@ static void begin(struct store_call *c, enum store_script s,
 
 void store_call_use_eval(struct store_call *c)
 {
+    if (c->script >= S__MAX)
+        return; /* a plain command has no script to send */
     c->argv[0] = "EVAL";
     c->argvlen[0] = 4;
     c->argv[1] = scripts[c->script].text;
