@@ -38,8 +38,11 @@ endif
 UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-# The front server of `make run`: lighttpd, apache or nginx (docs/deploy.md).
+# The front server of `make run`: lighttpd, apache, nginx, cgi (lighttpd
+# mod_cgi), apache-cgi (mod_cgid) or shared (Apache + .htaccess); TLS=1:
+# lighttpd over HTTPS with HTTP/2 (docs/deploy.md).
 SERVER ?= lighttpd
+TLS ?= 0
 
 .PHONY: all deps run test lint format clean help bench
 # keep objects of pattern-chained targets (tests, bench helpers)
@@ -65,16 +68,19 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_OBJ)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lfcgi -lpthread
 
-# apache2 + mod_fcgid or nginx only when `make run` needs them
+# apache2 + mod_fcgid, nginx or lighttpd's TLS module only when `make run`
+# needs them
 deps:
-	@$(if $(filter apache,$(SERVER)),CHAT_WITH_APACHE=1) \
-	 $(if $(filter nginx,$(SERVER)),CHAT_WITH_NGINX=1) bash tools/deps.sh
+	@$(if $(filter apache apache-cgi shared,$(SERVER)),CHAT_WITH_APACHE=1) \
+	 $(if $(filter nginx,$(SERVER)),CHAT_WITH_NGINX=1) \
+	 $(if $(filter 1,$(TLS)),CHAT_WITH_TLS=1) bash tools/deps.sh
 
 # Installs what is missing, builds, starts Redis + chat-poller + the front
-# server (SERVER=lighttpd|apache|nginx) on http://127.0.0.1:8080 with data in
-# ./var; Ctrl-C stops everything.
+# server (SERVER=lighttpd|apache|nginx|cgi|apache-cgi|shared, TLS=1) on
+# http://127.0.0.1:8080 (https with TLS=1) with data in ./var; Ctrl-C stops
+# everything.
 run: deps all
-	@SERVER=$(SERVER) bash tools/stack.sh run
+	@SERVER=$(SERVER) TLS=$(TLS) bash tools/stack.sh run
 
 # Installs what is missing, builds both ways, runs every suite against real
 # servers; the last line is "N passed, N failed".
@@ -96,6 +102,6 @@ clean:
 	rm -rf build
 
 help:
-	@echo "make run [SERVER=lighttpd|apache|nginx] | test | lint | format | bench | clean  [SANITIZE=1]"
+	@echo "make run [SERVER=lighttpd|apache|nginx|cgi|apache-cgi|shared] [TLS=1] | test | lint | format | bench | clean  [SANITIZE=1]"
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -12,7 +12,9 @@ stack_setup() {
     HTTP_PORT=$(stack_free_port)
     REDIS_PORT=$(stack_free_port)
     export TEST_DIR HTTP_PORT REDIS_PORT
-    export BASE="http://127.0.0.1:$HTTP_PORT"
+    # https with STACK_TLS=1 (tests/server_tls.bats)
+    BASE=$(stack_url "$TEST_DIR" "$HTTP_PORT" "")
+    export BASE
     # Cheap argon2id in tests (the cost is configurable; defaults are the
     # libsodium interactive limits).
     export CHAT_PWHASH_OPSLIMIT=1 CHAT_PWHASH_MEMLIMIT=8192

@@ -14,7 +14,10 @@ fi
 [ "${CHAT_WITH_BENCH:-0}" = 1 ] && PKGS+=(wrk nginx-light libnginx-mod-nchan)
 [ "${CHAT_WITH_VALGRIND:-0}" = 1 ] && PKGS+=(valgrind)
 # Front servers besides lighttpd (make run SERVER=..., tests/server_*.bats).
+# (mod_cgid, mod_rewrite come with apache2; lighttpd's mod_cgi with lighttpd)
 [ "${CHAT_WITH_APACHE:-0}" = 1 ] && PKGS+=(apache2 libapache2-mod-fcgid)
+# HTTPS and HTTP/2 for lighttpd (make run TLS=1, tests/server_tls.bats)
+[ "${CHAT_WITH_TLS:-0}" = 1 ] && PKGS+=(lighttpd-mod-openssl openssl)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 if [ "${CHAT_WITH_NGINX:-0}" = 1 ]; then
     # any flavour will do; bookworm has nginx-light, later releases only nginx

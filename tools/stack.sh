@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # stack.sh - starts and stops the whole stack (redis-server, chat-poller,
 # and a front server running chat.fcgi) on 127.0.0.1, in one runtime
-# directory. Used by `make run` (`stack.sh run`, SERVER=lighttpd|apache|nginx)
-# and sourced by tests/helpers.bash.
+# directory. Used by `make run` (`stack.sh run`, SERVER=... TLS=1) and
+# sourced by tests/helpers.bash.
 #   stack_start DIR HTTP_PORT REDIS_PORT   (BUILD=build/release by default,
 #                                           STACK_SERVER=lighttpd by default)
 #   stack_stop DIR REDIS_PORT
-# Front servers: lighttpd (lighttpd.conf, spawns chat.fcgi itself), apache
-# (deploy/apache.conf, mod_fcgid spawns chat.fcgi), nginx (deploy/nginx.conf.in
-# written into DIR/nginx, chat.fcgi spawned by spawn-fcgi). Each is started
-# in the foreground and stopped by the PID it was started with.
+# Front servers (docs/deploy.md):
+#   lighttpd    lighttpd.conf, spawns chat.fcgi itself (STACK_TLS=1:
+#               deploy/lighttpd-tls.conf, HTTPS and HTTP/2)
+#   apache      deploy/apache.conf, mod_fcgid spawns chat.fcgi
+#   nginx       deploy/nginx.conf.in written into DIR/nginx, chat.fcgi
+#               spawned by spawn-fcgi
+#   cgi         deploy/lighttpd-cgi.conf: chat.fcgi as plain CGI (mod_cgi)
+#   apache-cgi  deploy/apache-cgi.conf: chat.fcgi as plain CGI (mod_cgid)
+#   shared      deploy/shared-hosting/: a host's Apache (apache-host.conf)
+#               and a document root holding only .htaccess, chat.fcgi and
+#               web/ (mod_fcgid)
+# The last three run no chat-poller: chat.fcgi answers /poll itself.
+# Each is started in the foreground and stopped by the PID it was started
+# with.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # A free loopback TCP port (nothing answers on it right now), below the
@@ -92,14 +102,53 @@ stack_poller_stop() { # DIR
     rm -f "$1/poller.pid"
 }
 
+# --- TLS (STACK_TLS=1, make run TLS=1): lighttpd only ----------------------
+# stack_tls_cert DIR: a self-signed certificate for 127.0.0.1 in DIR
+# (cert.pem, key.pem), made once: an existing pair is kept.
+stack_tls_cert() {
+    local d=$1
+    [ -s "$d/cert.pem" ] && [ -s "$d/key.pem" ] && return 0
+    mkdir -p "$d"
+    ( umask 077
+      openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 825 \
+          -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+          -keyout "$d/key.pem.tmp" -out "$d/cert.pem.tmp" 2>/dev/null ) || return 1
+    mv "$d/key.pem.tmp" "$d/key.pem"
+    mv "$d/cert.pem.tmp" "$d/cert.pem"
+    chmod 644 "$d/cert.pem"
+}
+
+# stack_url DIR PORT PATH: the URL of PATH on the front server; with
+# STACK_TLS=1 https (trusted through the stack's own certificate,
+# STACK_TLS_DIR/cert.pem, DIR/tls by default).
+stack_url() {
+    if [ "${STACK_TLS:-0}" = 1 ]; then
+        echo "https://127.0.0.1:$2$3"
+    else
+        echo "http://127.0.0.1:$2$3"
+    fi
+}
+
+# stack_health DIR PORT: /health answers 200 (over TLS with --cacert).
+stack_health() {
+    local tls=()
+    [ "${STACK_TLS:-0}" = 1 ] && tls=(--cacert "${STACK_TLS_DIR:-$1/tls}/cert.pem")
+    curl -sf "${tls[@]}" "$(stack_url "$1" "$2" /health)"
+}
+
 stack_lighttpd_start() { # DIR HTTP_PORT
-    local dir=$1 port=$2
+    local dir=$1 port=$2 conf=${STACK_LIGHTTPD_CONF:-$ROOT/lighttpd.conf}
+    local tlsdir=${STACK_TLS_DIR:-$dir/tls}
+    if [ "${STACK_TLS:-0}" = 1 ]; then
+        stack_tls_cert "$tlsdir" || { echo "stack: openssl made no certificate" >&2; return 1; }
+        conf=${STACK_LIGHTTPD_CONF:-$ROOT/deploy/lighttpd-tls.conf}
+    fi
     CHAT_ROOT="$ROOT" CHAT_RUN="$dir" CHAT_HTTP_PORT="$port" \
     CHAT_FCGI_BIN="$ROOT/${BUILD:-build/release}/chat.fcgi" \
-        stack_spawn lighttpd -D -f "${STACK_LIGHTTPD_CONF:-$ROOT/lighttpd.conf}" \
-        2>>"$dir/lighttpd-stderr.log"
+    CHAT_TLS_CERT="$tlsdir/cert.pem" CHAT_TLS_KEY="$tlsdir/key.pem" \
+        stack_spawn lighttpd -D -f "$conf" 2>>"$dir/lighttpd-stderr.log"
     echo $! > "$dir/lighttpd.pid.bg"
-    stack_wait_for 15 curl -sf "http://127.0.0.1:$port/health"
+    stack_wait_for 15 stack_health "$dir" "$port"
 }
 
 stack_lighttpd_stop() { # DIR
@@ -173,43 +222,140 @@ stack_sbin() {
     command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"
 }
 
-# --- Apache 2.4 (deploy/apache.conf): mod_fcgid + mod_proxy_http ----------
-stack_apache_start() { # DIR HTTP_PORT
-    local dir=$1 port=$2 user group v val env
-    user=$(stack_www_user)
-    group=$(id -gn "$user")
-    mkdir -p "$dir/apache/san"
-    stack_www_access "$dir" "$user"
-    # mod_fcgid starts chat.fcgi with only FcgidInitialEnv: one line per
-    # setting we have. The config runs one thread per process (CHAT_THREADS).
-    # Children of another user cannot write sanitizer reports into DIR:
-    # they go to DIR/apache/san, moved up by stack_apache_stop.
-    [ "$user" = "$(id -un)" ] || chown "$user:$group" "$dir/apache/san"
-    env="$dir/apache/fcgid-env.conf"
-    : > "$env"
+# stack_env_write FILE FORMAT DIR SKIP...: one line per setting of
+# STACK_FCGI_ENV this shell has (but those named in SKIP) into FILE, in
+# FORMAT:
+#   fcgid     FcgidInitialEnv NAME "value"      (mod_fcgid, server level)
+#   setenv    SetEnv NAME "value"               (Apache, CGI)
+#   lighttpd  setenv.add-environment += ( "NAME" => "value" )   (mod_cgi)
+#   env       NAME=value                        (chat.fcgi.wrapper's chat.env)
+# A sanitizer log_path under DIR is moved to DIR/apache/san (children of
+# another user cannot write into DIR; stack_apache_stop moves them up).
+stack_env_write() {
+    local file=$1 fmt=$2 dir=$3 v val s
+    shift 3
+    : > "$file"
     for v in "${STACK_FCGI_ENV[@]}"; do
-        [ "$v" = CHAT_THREADS ] && continue
+        for s in "$@"; do [ "$v" = "$s" ] && continue 2; done
         [ -n "${!v+set}" ] || continue
         val=${!v}
         case $v in *SAN_OPTIONS) val=${val//"log_path=$dir/"/"log_path=$dir/apache/san/"} ;; esac
         # mod_fcgid keeps 127 bytes of a value (INITENV_VAL_LEN)
-        if [ ${#val} -gt 127 ]; then
+        if [ "$fmt" = fcgid ] && [ ${#val} -gt 127 ]; then
             [ "$v" = PATH ] && val=/usr/local/bin:/usr/bin:/bin ||
                 echo "stack: $v is over 127 bytes, mod_fcgid cuts it" >&2
         fi
+        if [ "$fmt" = env ]; then
+            printf '%s=%s\n' "$v" "$val" >> "$file"
+            continue
+        fi
         val=${val//\\/\\\\}
         val=${val//\"/\\\"}
-        printf 'FcgidInitialEnv %s "%s"\n' "$v" "$val" >> "$env"
+        case $fmt in
+        fcgid) printf 'FcgidInitialEnv %s "%s"\n' "$v" "$val" ;;
+        setenv) printf 'SetEnv %s "%s"\n' "$v" "$val" ;;
+        lighttpd) printf 'setenv.add-environment += ( "%s" => "%s" )\n' "$v" "$val" ;;
+        esac >> "$file"
     done
+}
+
+# --- Apache 2.4 (deploy/apache.conf): mod_fcgid + mod_proxy_http ----------
+# stack_apache_prep DIR: Apache's directory DIR/apache (with san/ for
+# sanitizer reports of children of another user); sets APACHE_USER and
+# APACHE_GROUP, who the children run as.
+stack_apache_prep() {
+    APACHE_USER=$(stack_www_user)
+    APACHE_GROUP=$(id -gn "$APACHE_USER")
+    mkdir -p "$1/apache/san"
+    stack_www_access "$1" "$APACHE_USER"
+    [ "$APACHE_USER" = "$(id -un)" ] || chown "$APACHE_USER:$APACHE_GROUP" "$1/apache/san"
+}
+
+# stack_apache_run DIR HTTP_PORT CONF: starts apache2 -f CONF in the
+# foreground (pid in DIR/apache.pid.bg) and waits for /health.
+stack_apache_run() {
+    local dir=$1 port=$2 conf=$3
     CHAT_ROOT="$ROOT" CHAT_RUN="$dir" CHAT_HTTP_PORT="$port" \
     CHAT_FCGI_BIN="$ROOT/${BUILD:-build/release}/chat.fcgi" \
     CHAT_APACHE_MODULES="${STACK_APACHE_MODULES:-/usr/lib/apache2/modules}" \
-    CHAT_APACHE_USER="$user" CHAT_APACHE_GROUP="$group" \
+    CHAT_APACHE_USER="$APACHE_USER" CHAT_APACHE_GROUP="$APACHE_GROUP" \
         stack_spawn "${STACK_APACHE_BIN:-$(stack_sbin apache2)}" \
-        -f "${STACK_APACHE_CONF:-$ROOT/deploy/apache.conf}" -DFOREGROUND \
-        2>>"$dir/apache-stderr.log"
+        -f "$conf" -DFOREGROUND 2>>"$dir/apache-stderr.log"
     echo $! > "$dir/apache.pid.bg"
-    stack_wait_for 15 curl -sf "http://127.0.0.1:$port/health"
+    stack_wait_for 15 stack_health "$dir" "$port"
+}
+
+stack_apache_start() { # DIR HTTP_PORT
+    stack_apache_prep "$1"
+    # mod_fcgid starts chat.fcgi with only FcgidInitialEnv: one line per
+    # setting we have. The config runs one thread per process (CHAT_THREADS).
+    stack_env_write "$1/apache/fcgid-env.conf" fcgid "$1" CHAT_THREADS
+    stack_apache_run "$1" "$2" "${STACK_APACHE_CONF:-$ROOT/deploy/apache.conf}"
+}
+
+# --- plain CGI, no chat-poller ---------------------------------------------
+# Apache mod_cgid (deploy/apache-cgi.conf): settings as SetEnv lines; the
+# config keeps its own hold limits.
+stack_apache_cgi_start() { # DIR HTTP_PORT
+    stack_apache_prep "$1"
+    stack_env_write "$1/apache/cgi-env.conf" setenv "$1" \
+        CHAT_POLL_MAX_HOLD CHAT_POLL_HOLD_SLOTS
+    stack_apache_run "$1" "$2" "${STACK_APACHE_CONF:-$ROOT/deploy/apache-cgi.conf}"
+}
+
+# lighttpd mod_cgi (deploy/lighttpd-cgi.conf): settings as
+# setenv.add-environment lines; the config keeps its own hold limits.
+stack_cgi_start() { # DIR HTTP_PORT
+    stack_env_write "$1/cgi-env.conf" lighttpd "$1" \
+        CHAT_POLL_MAX_HOLD CHAT_POLL_HOLD_SLOTS
+    STACK_LIGHTTPD_CONF=${STACK_LIGHTTPD_CONF:-$ROOT/deploy/lighttpd-cgi.conf} \
+        stack_lighttpd_start "$1" "$2"
+}
+
+# --- shared hosting (deploy/shared-hosting/): a host's Apache, mod_fcgid ---
+# stack_shared_start DIR HTTP_PORT: DIR/shared is a site owner's home on a
+# host whose Apache config (apache-host.conf, AllowOverride All) is not
+# theirs; its document root DIR/shared/public_html holds .htaccess,
+# chat.fcgi and the files of web/, nothing else. STACK_SHARED_LAYOUT:
+#   wrapper (default)  public_html/chat.fcgi is chat.fcgi.wrapper; the
+#                      program and its settings (chat.env) are in DIR/shared,
+#                      outside the document root; the host sets nothing
+#   binary             public_html/chat.fcgi is the program itself; its
+#                      settings can then only come from the host's server
+#                      config (FcgidInitialEnv, written here as the admin
+#                      would): .htaccess cannot pass any
+# Both keep the longest poll hold (CHAT_POLL_MAX_HOLD, 30 unless set) below
+# mod_fcgid's default FcgidIOTimeout of 40 s.
+stack_shared_start() { # DIR HTTP_PORT
+    local dir=$1 home=$1/shared docroot=$1/shared/public_html
+    local bin="$ROOT/${BUILD:-build/release}/chat.fcgi" sh="$ROOT/deploy/shared-hosting"
+    stack_apache_prep "$dir"
+    rm -rf "$docroot"
+    mkdir -p "$docroot"
+    chmod 755 "$home" "$docroot"
+    cp "$sh/.htaccess" "$docroot/.htaccess"
+    cp -R "$ROOT/web/." "$docroot/"
+    chmod -R a+rX "$docroot"
+    : > "$dir/apache/fcgid-env.conf"
+    if [ "${STACK_SHARED_LAYOUT:-wrapper}" = binary ]; then
+        cp "$bin" "$docroot/chat.fcgi"
+        CHAT_POLL_MAX_HOLD=${CHAT_POLL_MAX_HOLD:-30} \
+            stack_env_write "$dir/apache/fcgid-env.conf" fcgid "$dir"
+    else
+        cp "$sh/chat.fcgi.wrapper" "$docroot/chat.fcgi"
+        cp "$bin" "$home/chat.fcgi"
+        # one request per process (mod_fcgid): one thread, and holds
+        # counted across processes, some processes kept for /api
+        CHAT_THREADS=1 CHAT_POLL_HOLD_SLOTS=${CHAT_POLL_HOLD_SLOTS:-8} \
+        CHAT_POLL_MAX_HOLD=${CHAT_POLL_MAX_HOLD:-30} \
+            stack_env_write "$home/chat.env" env "$dir"
+        # the settings (a Redis password) are the owner's only
+        chmod 600 "$home/chat.env"
+        [ "$APACHE_USER" = "$(id -un)" ] || chown "$APACHE_USER:$APACHE_GROUP" "$home/chat.env"
+    fi
+    chmod 755 "$docroot/chat.fcgi"
+    CHAT_DOCROOT="$docroot" \
+        stack_apache_run "$dir" "$2" "${STACK_APACHE_CONF:-$sh/apache-host.conf}"
 }
 
 stack_apache_stop() { # DIR
@@ -280,23 +426,39 @@ stack_nginx_stop() { # DIR
 # The pid file of the running front server (make run waits on it).
 stack_server_pidfile() { # DIR SERVER
     case $2 in
-    lighttpd) echo "$1/lighttpd.pid.bg" ;;
-    apache) echo "$1/apache.pid.bg" ;;
+    lighttpd | cgi) echo "$1/lighttpd.pid.bg" ;;
+    apache | apache-cgi | shared) echo "$1/apache.pid.bg" ;;
     nginx) echo "$1/nginx.pid.bg" ;;
     esac
 }
 
+STACK_SERVERS="lighttpd, apache, nginx, cgi, apache-cgi or shared"
+
+# stack_server_polls SERVER: 0 (true) when SERVER sends /poll and /events
+# to chat-poller; the CGI and shared-hosting ones have none.
+stack_server_polls() {
+    case $1 in cgi | apache-cgi | shared) return 1 ;; esac
+    return 0
+}
+
 stack_server_start() { # DIR HTTP_PORT SERVER
+    if [ "${STACK_TLS:-0}" = 1 ] && [ "$3" != lighttpd ]; then
+        echo "TLS=1 is for lighttpd (deploy/lighttpd-tls.conf), not $3" >&2
+        return 2
+    fi
     case $3 in
     lighttpd) stack_lighttpd_start "$1" "$2" ;;
     apache) stack_apache_start "$1" "$2" ;;
     nginx) stack_nginx_start "$1" "$2" ;;
-    *) echo "unknown server '$3' (lighttpd, apache or nginx)" >&2; return 2 ;;
+    cgi) stack_cgi_start "$1" "$2" ;;
+    apache-cgi) stack_apache_cgi_start "$1" "$2" ;;
+    shared) stack_shared_start "$1" "$2" ;;
+    *) echo "unknown server '$3' ($STACK_SERVERS)" >&2; return 2 ;;
     esac
 }
 
 stack_start() { # DIR HTTP_PORT REDIS_PORT
-    local dir=$1 http=$2 redis=$3
+    local dir=$1 http=$2 redis=$3 server=${STACK_SERVER:-lighttpd}
     mkdir -p "$dir"
     # STACK_REDIS_UNIX=1: the programs reach Redis over its unix socket.
     if [ "${STACK_REDIS_UNIX:-0}" = 1 ]; then
@@ -305,9 +467,11 @@ stack_start() { # DIR HTTP_PORT REDIS_PORT
         export REDIS_ADDRESS="127.0.0.1:$redis"
     fi
     stack_redis_start "$dir" "$redis" || { echo "redis did not start" >&2; return 1; }
-    stack_poller_start "$dir" || { echo "chat-poller did not start" >&2; return 1; }
-    stack_server_start "$dir" "$http" "${STACK_SERVER:-lighttpd}" ||
-        { echo "${STACK_SERVER:-lighttpd} did not start" >&2; return 1; }
+    if stack_server_polls "$server"; then
+        stack_poller_start "$dir" || { echo "chat-poller did not start" >&2; return 1; }
+    fi
+    stack_server_start "$dir" "$http" "$server" ||
+        { echo "$server did not start" >&2; return 1; }
 }
 
 stack_stop() { # DIR REDIS_PORT
@@ -328,23 +492,36 @@ stack_stop() { # DIR REDIS_PORT
 
 stack_run() {
     local dir="$ROOT/var" http=${CHAT_HTTP_PORT:-8080} redis=${CHAT_REDIS_PORT:-6390}
-    local server=${SERVER:-${STACK_SERVER:-lighttpd}}
+    local server=${SERVER:-${STACK_SERVER:-lighttpd}} url
     case $server in
-    lighttpd | apache | nginx) ;;
-    *) echo "SERVER=$server: use lighttpd, apache or nginx" >&2; exit 2 ;;
+    lighttpd | apache | nginx | cgi | apache-cgi | shared) ;;
+    *) echo "SERVER=$server: use $STACK_SERVERS" >&2; exit 2 ;;
     esac
     export STACK_SERVER=$server
-    # the gateway and the poller reach the private Redis over its socket
-    # (mode 700): not when mod_fcgid runs chat.fcgi as another user (root
-    # starting Apache), which then uses Redis's loopback port
-    if [ "$server" = apache ] && [ "$(stack_www_user)" != "$(id -un)" ]; then
-        export STACK_REDIS_UNIX=${STACK_REDIS_UNIX:-0}
-    else
-        export STACK_REDIS_UNIX=${STACK_REDIS_UNIX:-1}
+    # TLS=1: lighttpd over HTTPS with HTTP/2, a self-signed certificate for
+    # 127.0.0.1 made once in ./var/tls
+    if [ "${TLS:-0}" = 1 ]; then
+        [ "$server" = lighttpd ] ||
+            { echo "TLS=1 is for SERVER=lighttpd (deploy/lighttpd-tls.conf)" >&2; exit 2; }
+        export STACK_TLS=1 STACK_TLS_DIR="$dir/tls"
     fi
+    # the gateway and the poller reach the private Redis over its socket
+    # (mode 700): not when Apache runs chat.fcgi as another user (root
+    # starting Apache), which then uses Redis's loopback port
+    case $server in
+    apache | apache-cgi | shared)
+        if [ "$(stack_www_user)" != "$(id -un)" ]; then
+            export STACK_REDIS_UNIX=${STACK_REDIS_UNIX:-0}
+        fi ;;
+    esac
+    export STACK_REDIS_UNIX=${STACK_REDIS_UNIX:-1}
     trap 'echo; echo "stopping..."; stack_stop "$dir" "$redis"; exit 0' INT TERM
     stack_start "$dir" "$http" "$redis" || { stack_stop "$dir" "$redis"; exit 1; }
-    echo "chat is up behind $server: http://127.0.0.1:$http/  (logs in $dir; Ctrl-C stops)"
+    url=$(stack_url "$dir" "$http" /)
+    echo "chat is up behind $server: $url  (logs in $dir; Ctrl-C stops)"
+    if [ "${STACK_TLS:-0}" = 1 ]; then
+        echo "self-signed: curl --cacert $STACK_TLS_DIR/cert.pem ${url}health; a browser asks to accept it once"
+    fi
     # until the server ends (or, behind nginx, chat.fcgi: nothing respawns it)
     while kill -0 "$(cat "$(stack_server_pidfile "$dir" "$server")")" 2>/dev/null; do
         if [ "$server" = nginx ] && ! kill -0 "$(cat "$dir/chat-fcgi.pid")" 2>/dev/null; then
