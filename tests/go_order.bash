@@ -138,6 +138,25 @@ stop_receivers() {
     done
 }
 
+# arrived_everywhere TEXT SINCE_MS: at all three receivers within 2 s.
+arrived_everywhere() {
+    local f
+    for f in rx-lp rx-sse rx-fcgi; do
+        arrived_within "$TEST_DIR/$f" "$1" "$2" 2000 || return 1
+    done
+}
+
+# finish_receivers TEXT...: waits for duplicates, stops the receivers, and
+# checks that each got exactly these texts, in order.
+finish_receivers() {
+    local f
+    sleep 0.3 # a duplicate would come now
+    stop_receivers
+    for f in rx-lp rx-sse rx-fcgi; do
+        once_in_order "$TEST_DIR/$f" "$@" || return 1
+    done
+}
+
 # Each gap of the Go server's order reaches all three receivers within the
 # test's bound (2 s; the 50 ms figure is bench/fanout.sh's), exactly once.
 go_each_gap() {
@@ -149,15 +168,9 @@ go_each_gap() {
         i=$((i + 1))
         texts+=("$tag-gap-$i")
         t=$(go_write "$(go_msg "$R_UUID" "$tag-gap-$i")" "$gap")
-        arrived_within "$TEST_DIR/rx-lp" "$tag-gap-$i" "$t" 2000 || { stop_receivers; return 1; }
-        arrived_within "$TEST_DIR/rx-sse" "$tag-gap-$i" "$t" 2000 || { stop_receivers; return 1; }
-        arrived_within "$TEST_DIR/rx-fcgi" "$tag-gap-$i" "$t" 2000 || { stop_receivers; return 1; }
+        arrived_everywhere "$tag-gap-$i" "$t" || { stop_receivers; return 1; }
     done
-    sleep 0.3 # a duplicate would come now
-    stop_receivers
-    for f in rx-lp rx-sse rx-fcgi; do
-        once_in_order "$TEST_DIR/$f" "${texts[@]}"
-    done
+    finish_receivers "${texts[@]}"
 }
 
 # 20 Go-order messages interleaved with 20 sent through /api: half of the
@@ -179,14 +192,7 @@ go_interleaved() {
         rcli rpush channelMessages.public "$msg" >/dev/null
         t=$(now_ms)
         texts+=("$tag-api-$i" "$tag-go-$i")
-        for f in rx-lp rx-sse rx-fcgi; do
-            arrived_within "$TEST_DIR/$f" "$tag-go-$i" "$t" 2000 ||
-                { stop_receivers; return 1; }
-        done
+        arrived_everywhere "$tag-go-$i" "$t" || { stop_receivers; return 1; }
     done
-    sleep 0.3 # a duplicate would come now
-    stop_receivers
-    for f in rx-lp rx-sse rx-fcgi; do
-        once_in_order "$TEST_DIR/$f" "${texts[@]}"
-    done
+    finish_receivers "${texts[@]}"
 }

@@ -123,3 +123,20 @@ say() {
 rcli() {
     redis-cli -p "$REDIS_PORT" "$@"
 }
+
+# poll PREFIX [CURSOR] [TIMEOUT]: GET /poll for that user's session; sets
+# HTTP_STATUS, BODY and CURSOR (the answer's cursor; empty when the answer
+# is not JSON, e.g. a front server's own error page).
+poll() {
+    local p=$1 cur=${2:-} t=${3:-0} s k
+    s=$(eval echo "\$${p}_SESSION")
+    k=$(eval echo "\$${p}_KEY")
+    http GET "/poll?sessionUUID=$s&cursor=$cur&timeout=$t" \
+        -H "Authorization: Bearer $k" --max-time 70
+    CURSOR=$(jqb '.cursor // empty' 2>/dev/null || true)
+}
+
+# messages_of: the Message texts of the last poll answer, one per line.
+messages_of() {
+    jqb '.messages[] | select(.type=="channelMessage") | .channelMessage.Message'
+}

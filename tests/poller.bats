@@ -7,23 +7,6 @@ load helpers
 setup_file() { stack_setup; }
 teardown_file() { stack_teardown; }
 
-# poll PREFIX [CURSOR] [TIMEOUT]: GET /poll for that user's session; sets
-# HTTP_STATUS, BODY and CURSOR (the answer's cursor).
-poll() {
-    local p=$1 cur=${2:-} t=${3:-0} s k
-    s=$(eval echo "\$${p}_SESSION")
-    k=$(eval echo "\$${p}_KEY")
-    http GET "/poll?sessionUUID=$s&cursor=$cur&timeout=$t" \
-        -H "Authorization: Bearer $k" --max-time 70
-    # not JSON while lighttpd has the backend marked down: no cursor
-    CURSOR=$(jqb '.cursor // empty' 2>/dev/null || true)
-}
-
-# messages_of: the Message texts of the last poll answer, one per line.
-messages_of() {
-    jqb '.messages[] | select(.type=="channelMessage") | .channelMessage.Message'
-}
-
 metric() {
     curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'
 }

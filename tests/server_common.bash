@@ -32,22 +32,6 @@ server_setup() {
     ) </dev/null >/dev/null 2>&1 3>&- &
 }
 
-# poll PREFIX [CURSOR] [TIMEOUT]: GET /poll for that user's session; sets
-# HTTP_STATUS, BODY and CURSOR (the answer's cursor).
-poll() {
-    local p=$1 cur=${2:-} t=${3:-0} s k
-    s=$(eval echo "\$${p}_SESSION")
-    k=$(eval echo "\$${p}_KEY")
-    http GET "/poll?sessionUUID=$s&cursor=$cur&timeout=$t" \
-        -H "Authorization: Bearer $k" --max-time 70
-    CURSOR=$(jqb '.cursor // empty' 2>/dev/null || true)
-}
-
-# messages_of: the Message texts of the last poll answer, one per line.
-messages_of() {
-    jqb '.messages[] | select(.type=="channelMessage") | .channelMessage.Message'
-}
-
 # expect_json: the last answer (of http_ct) was sent as JSON.
 expect_json() {
     [[ "$CONTENT_TYPE" == application/json* ]] ||
