@@ -19,7 +19,7 @@ teardown_file() { stack_teardown; }
     [ -n "$etag" ]
     http GET / -H "If-None-Match: $etag"
     expect_status 304
-    for f in js/app.js js/api.js js/delivery.js js/store.js; do
+    for f in js/app.js js/api.js js/delivery.js js/store.js js/tabs.js; do
         run curl -s -o /dev/null -w '%{http_code} %{content_type}' "$BASE/$f"
         [ "$output" = "200 text/javascript; charset=utf-8" ]
     done
@@ -55,4 +55,19 @@ teardown_file() { stack_teardown; }
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"no page errors, no CSP violations"* ]]
+}
+
+@test "web: ten tabs of one profile over HTTP/1.1 share one poll: each signs in within 2 s and shows each message within 1 s" {
+    if [ "$BUILD" = build/asan ]; then
+        skip "browser suite runs with the release build only: the same JS against the same /api contract"
+    fi
+    [ -x "$ROOT/$BUILD/chat-poller" ] || skip "chat-poller is not built: no live delivery to test"
+    [ -x /usr/bin/chromium ] || { echo "Debian chromium missing (CHAT_WITH_BROWSER=1 tools/deps.sh)" >&2; return 1; }
+    mkdir -p "$ROOT/tests/artifacts/web"
+    run env BASE="$BASE" ARTIFACTS="$ROOT/tests/artifacts/web" CHROMIUM=/usr/bin/chromium \
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 120 node "$ROOT/tests/web/tabs.mjs"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"- no page errors"* ]]
+    [[ "$output" != *"not ok"* ]]
 }

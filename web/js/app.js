@@ -3,10 +3,14 @@
 import { ApiError, post } from "./api.js";
 import { Poller } from "./delivery.js";
 import { PUBLIC, Timeline, channelOf, humanTime, utf8Length, uuid4 } from "./store.js";
+import { TabGroup } from "./tabs.js";
 
 const STORAGE_KEY = "chat.auth.v1";
 const USERS_REFRESH_MS = 30000; // "online" expires on the server after 60 s
 const MAX_MESSAGE_BYTES = 4096;
+// A tab with the focus takes the session back to its channel at most this
+// often when another tab moved it (two windows side by side).
+const TAKE_BACK_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -32,22 +36,76 @@ const state = {
   pending: new Map(), // channel -> [{id, text, status, error, node}]
   loading: false,
   joinWanted: PUBLIC,
-  joined: null, // the channel the server has confirmed we follow
+  joined: null, // the channel the server has confirmed the session follows
+  live: false, // the chat is set up: the leader may poll
   epoch: 0, // +1 at each sign-in and sign-out: late replies of the last one are dropped
 };
 let joinChain = Promise.resolve();
 let usersTimer = 0;
 let pendingSeq = 0;
+let takenBack = 0;
 
 const poller = new Poller({
   auth: () => state.auth && { session: state.auth.session, key: state.auth.key },
   cursor: () => state.cursor,
   badCursor: () => setCursor(null),
-  batch: onPollReply,
+  batch: (reply) => onPollReply(reply, true),
   expired: renewSession,
   unauthorized: (err) => signedOutByServer(err),
-  status: showConnection,
+  status: (kind, info) => {
+    showConnection(kind, info);
+    tabs.status(kind, info);
+  },
 });
+
+// The other tabs of this browser profile (tabs.js): one of them polls.
+const tabs = new TabGroup({
+  lead: () => {
+    if (state.live) poller.start();
+  },
+  snapshot: () => state.auth && { auth: state.auth, cursor: state.cursor, joined: state.joined },
+  adopt: adoptProfile,
+  signedOut: (note) => {
+    if (!state.auth) return;
+    stopChat();
+    el.signinError.textContent = note || "Signed out in another tab.";
+  },
+  batch: (reply, key) => {
+    if (state.auth && key === state.auth.key) onPollReply(reply, false);
+  },
+  followed: (ch, session) => {
+    if (!state.auth || session !== state.auth.session) return;
+    state.joined = ch;
+    if (ch !== state.channel && document.hasFocus() && Date.now() - takenBack > TAKE_BACK_MS) {
+      takenBack = Date.now();
+      joinChannel(state.channel);
+    }
+  },
+  status: (kind, info) => {
+    if (state.auth && !tabs.leading) showConnection(kind, info);
+  },
+  kick: () => poller.kick(),
+});
+
+// Another tab signed in, renewed the session, or answered our hello.
+function adoptProfile(p) {
+  if (state.auth && state.auth.key === p.auth.key) {
+    if (state.auth.session === p.auth.session) return;
+    state.auth.session = p.auth.session; // renewed by that tab
+    state.cursor = p.cursor || null;
+    state.joined = p.joined || null;
+    save();
+    if (document.hasFocus() && state.joined !== state.channel) joinChannel(state.channel);
+    return;
+  }
+  const sameUser = state.auth && state.auth.user.UUID === p.auth.user.UUID;
+  startChat(p.auth, p.cursor || null, sameUser ? state.channel : PUBLIC);
+}
+
+function retryNow() {
+  if (tabs.leading) poller.kick();
+  else tabs.kickLeader();
+}
 
 function save() {
   if (!state.auth) {
@@ -126,8 +184,9 @@ function showConnection(kind, info = {}) {
     if (info.recovered) {
       refreshUsers().catch(() => {});
       // A join that failed while we were cut off: the server does not yet
-      // send us this channel's messages.
-      if (state.joined !== state.channel) joinChannel(state.channel);
+      // send us this channel's messages. (With other tabs, the one the
+      // user looks at decides which channel the session follows.)
+      if (state.joined !== state.channel && (!tabs.shared || document.hasFocus())) joinChannel(state.channel);
     }
     return;
   }
@@ -414,8 +473,10 @@ function scheduleUsersRefresh() {
 
 // ---------------------------------------------------------------- pushes
 
-async function onPollReply(reply) {
+// own: this tab polled it (and passes it on to the other tabs).
+async function onPollReply(reply, own) {
   if (!state.auth) return;
+  if (own) tabs.batch(reply, state.auth.key);
   const msgs = Array.isArray(reply.messages) ? reply.messages : [];
   let roomsChanged = false;
   for (const o of msgs) {
@@ -428,7 +489,10 @@ async function onPollReply(reply) {
   setCursor(reply.cursor || state.cursor);
   if (reply.reset) {
     // Our cursor was older than what the server keeps: reload history.
-    await joinChannel(state.channel);
+    // A tab whose channel the session does not follow reloads when it
+    // takes the session back.
+    if (!tabs.shared || state.joined === state.channel) await joinChannel(state.channel);
+    else state.joined = null;
   }
 }
 
@@ -493,6 +557,7 @@ async function doJoin(ch) {
     }
     if (epoch !== state.epoch) return; // signed out meanwhile
     state.joined = ch;
+    tabs.follow(ch, state.auth.session);
     const j = r.channelJoin || {};
     for (const m of Array.isArray(j.messages) ? j.messages : []) addMessage(m);
     if (Array.isArray(j.users)) {
@@ -525,6 +590,7 @@ async function newSession() {
   state.cursor = null;
   state.joined = null;
   save();
+  tabs.signedIn({ auth: state.auth, cursor: null, joined: null });
 }
 
 // The poll said 404: the session expired. A new one, joined to our channel.
@@ -640,8 +706,9 @@ async function onSignIn(e) {
     const user = r.user && r.user.UUID ? r.user
       : { UUID: r.authorized.userUUID, Username: username, OnLine: true };
     el.password.value = "";
-    startChat({ key: r.authorized.accessKey, session, user: { UUID: user.UUID, Username: user.Username } },
-      null, PUBLIC);
+    const auth = { key: r.authorized.accessKey, session, user: { UUID: user.UUID, Username: user.Username } };
+    tabs.signedIn({ auth, cursor: null, joined: null }); // every tab of the profile
+    startChat(auth, null, PUBLIC);
   } catch (err) {
     let words = describe(err);
     if (err instanceof ApiError && err.status === 401) words = "Wrong password for this name.";
@@ -654,6 +721,8 @@ async function onSignIn(e) {
 
 async function startChat(auth, cursor, channel) {
   state.epoch += 1;
+  poller.stop(); // another sign-in replaces this one
+  state.live = false;
   state.auth = auth;
   state.cursor = cursor;
   state.channel = channel;
@@ -679,14 +748,17 @@ async function startChat(auth, cursor, channel) {
   }
   if (!state.auth) return;
   el.title.textContent = channelTitle(state.channel);
+  const epoch = state.epoch;
   await joinChannel(state.channel); // the user may have clicked another one meanwhile
-  if (!state.auth) return;
+  if (!state.auth || epoch !== state.epoch) return;
   scheduleUsersRefresh();
-  poller.start();
+  state.live = true;
+  if (tabs.leading) poller.start();
 }
 
 function stopChat() {
   state.epoch += 1;
+  state.live = false;
   poller.stop();
   clearInterval(usersTimer);
   clearInterval(bannerTicker);
@@ -708,6 +780,7 @@ function signedOutByServer() {
   if (!state.auth) return;
   const name = state.auth.user.Username;
   stopChat();
+  tabs.signedOut("Your sign-in has ended (signed out or expired). Please sign in again.");
   el.username.value = name;
   el.signinError.textContent = "Your sign-in has ended (signed out or expired). Please sign in again.";
   el.password.focus();
@@ -729,6 +802,7 @@ async function onSignOut() {
     setBusy(el.signout, false);
   }
   stopChat();
+  tabs.signedOut("Signed out in another tab.");
   el.signinError.textContent = note;
   el.username.focus();
 }
@@ -748,7 +822,7 @@ el.input.addEventListener("input", () => {
   autosize();
   if (el.composerError.textContent && composerText().trim() !== "") el.composerError.textContent = "";
 });
-el.bannerRetry.addEventListener("click", () => poller.kick());
+el.bannerRetry.addEventListener("click", retryNow);
 el.scroller.addEventListener("scroll", () => {
   if (!el.jump.hidden && nearBottom()) el.jump.hidden = true;
 }, { passive: true });
@@ -756,16 +830,34 @@ el.jump.addEventListener("click", () => {
   scrollToBottom();
   el.input.focus();
 });
-window.addEventListener("online", () => poller.kick());
+window.addEventListener("online", retryNow);
+// A tab the user turns to takes the session to its channel (another tab
+// may have moved it).
+function takeSessionBack() {
+  if (state.live && state.joined !== state.channel) joinChannel(state.channel);
+}
+window.addEventListener("focus", takeSessionBack);
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") poller.revive();
+  if (document.visibilityState !== "visible") return;
+  poller.revive();
+  takeSessionBack();
 });
 
-const stored = load();
-if (stored) {
-  startChat({ key: stored.key, session: stored.session, user: stored.user },
-    stored.cursor || null, typeof stored.channel === "string" ? stored.channel : PUBLIC);
-} else {
-  show("signin");
-  el.username.focus();
+async function boot() {
+  const { profile } = await tabs.start();
+  const stored = load();
+  const channel = stored && typeof stored.channel === "string" ? stored.channel : PUBLIC;
+  if (profile && profile.auth) {
+    // the profile is signed in: this tab too
+    const sameUser = stored && stored.user.UUID === profile.auth.user.UUID;
+    startChat(profile.auth, profile.cursor || null, sameUser ? channel : PUBLIC);
+  } else if (stored) {
+    const auth = { key: stored.key, session: stored.session, user: stored.user };
+    tabs.signedIn({ auth, cursor: stored.cursor || null, joined: null });
+    startChat(auth, stored.cursor || null, channel);
+  } else {
+    show("signin");
+    el.username.focus();
+  }
 }
+boot();
