@@ -97,6 +97,10 @@ static long content_length(param_fn get, void *ctx)
 
 typedef int (*read_fn)(void *ctx, char *buf, int n);
 
+/* The most of a refused CGI body read before answering (LimitRequestBody
+ * and client_max_body_size of the shipped configs). */
+#define CGI_DRAIN_MAX (1L << 20)
+
 static int fcgi_read(void *ctx, char *buf, int n)
 {
     return FCGX_GetStr(buf, n, ((FCGX_Request *)ctx)->in);
@@ -147,13 +151,38 @@ int request_read_fcgi(struct request *rq, struct FCGX_Request *fr)
     return read_body(rq, content_length(fcgi_param, fr), fcgi_read, fr);
 }
 
+/* Reads and drops a refused body, up to the 1 MiB every shipped config
+ * allows: a CGI program that exits with its input unread makes Apache's
+ * mod_cgid read a reset and cut the reply after the JSON 413. */
+static void cgi_drain(long declared)
+{
+    char buf[16384];
+    long left = declared < CGI_DRAIN_MAX ? declared : CGI_DRAIN_MAX;
+
+    while (left > 0) {
+        size_t want = left < (long)sizeof buf ? (size_t)left : sizeof buf;
+        size_t n = fread(buf, 1, want, stdin);
+
+        if (n == 0)
+            break;
+        left -= (long)n;
+    }
+}
+
 int request_read_cgi(struct request *rq)
 {
+    long declared;
+
     memset(rq, 0, sizeof *rq);
     read_head(rq, cgi_param, NULL);
     if (strcmp(rq->method, "POST") != 0)
         return 0;
-    return read_body(rq, content_length(cgi_param, NULL), cgi_read, NULL);
+    declared = content_length(cgi_param, NULL);
+    if (read_body(rq, declared, cgi_read, NULL) != 0)
+        return -1;
+    if (rq->body_too_large && declared > 0)
+        cgi_drain(declared);
+    return 0;
 }
 
 void request_free(struct request *rq)
