@@ -7,9 +7,10 @@
 #             routed to it (the shipped lighttpd.conf, /poll moved)
 #   apache    Apache mod_fcgid (the shipped deploy/apache.conf, /poll moved
 #             from the poller to mod_fcgid): FcgidMaxProcessesPerClass 4,
-#             one thread each (CHAT_THREADS=1), CHAT_POLL_HOLD_SLOTS=3
-#             (three may hold a poll, one is kept for /api); FCGID_PROCS
-#             sets another process limit (the hold slots stay 3)
+#             one thread each (CHAT_THREADS=1), CHAT_POLL_HOLD_SLOTS=2
+#             (half may hold a poll, half are kept for /api and re-polls);
+#             FCGID_PROCS sets another process limit, HOLD_SLOTS other
+#             slots (default half the processes)
 # Env: FRONT, CLIENTS (20), DURATION (20 s), INTERVAL (250 ms between POSTs),
 # RUNS (3), BUILD (the build to measure, relative to the repository,
 # default build/release: point it at an older build to compare).
@@ -57,12 +58,12 @@ apache)
         exit 1
     fi
     # deploy/apache.conf fixes FcgidInitialEnv CHAT_THREADS 1
-    export CHAT_POLL_HOLD_SLOTS=3
+    export CHAT_POLL_HOLD_SLOTS=${HOLD_SLOTS:-$((PROCS / 2))}
     export STACK_APACHE_CONF="$DIR/nopoller-apache.conf"
     trap 'set +e; stack_apache_stop "$DIR"; stack_redis_stop "$DIR" "$REDIS"; rm -rf "$DIR"' EXIT
     stack_redis_start "$DIR" "$REDIS" >/dev/null
     stack_apache_start "$DIR" "$HTTP" >/dev/null
-    echo "apache mod_fcgid: $PROCS workers (FcgidMaxProcessesPerClass $PROCS, CHAT_THREADS=1, CHAT_POLL_HOLD_SLOTS=3), no chat-poller, ${CLIENTS:-20} pollers, $RUNS runs"
+    echo "apache mod_fcgid: $PROCS workers (FcgidMaxProcessesPerClass $PROCS, CHAT_THREADS=1, CHAT_POLL_HOLD_SLOTS=$CHAT_POLL_HOLD_SLOTS), no chat-poller, ${CLIENTS:-20} pollers, $RUNS runs"
     ;;
 *)
     echo "FRONT=$FRONT: use lighttpd or apache" >&2

@@ -245,7 +245,7 @@ void poll_serve(struct db *db, const struct config *cfg,
     if (wait_for_due(db, cfg, &p, &r, &res, &no_slot, &e) != CHAT_OK)
         goto fail;
     if (!r) {
-        answer_empty(&p, no_slot ? POLL_SLOTS_RETRY_MS : 0, rep);
+        answer_empty(&p, no_slot ? poll_slot_retry_ms() : 0, rep);
         return;
     }
     if (render_poll_json(&rep->body, &res, p.session)) {

@@ -2,6 +2,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/auth.h"
 #include "common/log.h"
 #include "common/store.h"
@@ -61,4 +63,11 @@ void poll_slot_give(struct db *db, const struct config *cfg,
             log_info("hold slot %.8s left to expire", s->token);
     }
     s->held = 0;
+}
+
+int poll_slot_retry_ms(void)
+{
+    return POLL_SLOTS_RETRY_MIN_MS +
+           (int)randombytes_uniform(POLL_SLOTS_RETRY_MAX_MS -
+                                    POLL_SLOTS_RETRY_MIN_MS + 1);
 }

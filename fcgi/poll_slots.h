@@ -16,7 +16,15 @@
 #include "common/config.h"
 #include "fcgi/db.h"
 
-#define POLL_SLOTS_RETRY_MS 1000 /* pollAfter of a poll without a slot */
+/* pollAfter of a poll without a slot: spread over 750..1500 ms, so the
+ * clients turned away together (a burst after a message) come back apart;
+ * mod_fcgid makes a request that finds no idle process wait a whole
+ * second. */
+#define POLL_SLOTS_RETRY_MIN_MS 750
+#define POLL_SLOTS_RETRY_MAX_MS 1500
+
+/* A pollAfter in the range above. */
+int poll_slot_retry_ms(void);
 
 struct poll_slot {
     int held; /* 0 none, 1 local, 2 shared (rcg:holds) */
