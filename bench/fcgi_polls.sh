@@ -11,6 +11,8 @@
 #             (half may hold a poll, half are kept for /api and re-polls);
 #             FCGID_PROCS sets another process limit, HOLD_SLOTS other
 #             slots (default half the processes)
+#   nginx     nginx + one spawn-fcgi'd chat.fcgi with CHAT_THREADS=4 (the
+#             shipped deploy/nginx.conf.in, /poll moved to fastcgi_pass)
 # Env: FRONT, CLIENTS (20), DURATION (20 s), INTERVAL (250 ms between POSTs),
 # RUNS (3), BUILD (the build to measure, relative to the repository,
 # default build/release: point it at an older build to compare).
@@ -65,8 +67,22 @@ apache)
     stack_apache_start "$DIR" "$HTTP" >/dev/null
     echo "apache mod_fcgid: $PROCS workers (FcgidMaxProcessesPerClass $PROCS, CHAT_THREADS=1, CHAT_POLL_HOLD_SLOTS=$CHAT_POLL_HOLD_SLOTS), no chat-poller, ${CLIENTS:-20} pollers, $RUNS runs"
     ;;
+nginx)
+    # the shipped config with /poll on the spawn-fcgi'd chat.fcgi
+    sed -e 's#\^/(api|health)\$#^/(api|health|poll)$#' \
+        -e 's#\^/(poll|events)\$#^/(events)$#' \
+        "$ROOT/deploy/nginx.conf.in" >"$DIR/nopoller-nginx.conf.in"
+    grep -q '(api|health|poll)' "$DIR/nopoller-nginx.conf.in"
+    grep -q '\^/(events)\$' "$DIR/nopoller-nginx.conf.in"
+    export CHAT_THREADS=4
+    export STACK_NGINX_CONF="$DIR/nopoller-nginx.conf.in"
+    trap 'set +e; stack_nginx_stop "$DIR"; stack_redis_stop "$DIR" "$REDIS"; rm -rf "$DIR"' EXIT
+    stack_redis_start "$DIR" "$REDIS" >/dev/null
+    stack_nginx_start "$DIR" "$HTTP" >/dev/null
+    echo "nginx + spawn-fcgi: 4 workers (one chat.fcgi, CHAT_THREADS=4), no chat-poller, ${CLIENTS:-20} pollers, $RUNS runs"
+    ;;
 *)
-    echo "FRONT=$FRONT: use lighttpd or apache" >&2
+    echo "FRONT=$FRONT: use lighttpd, apache or nginx" >&2
     exit 2
     ;;
 esac

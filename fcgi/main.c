@@ -105,6 +105,10 @@ static int serve_fcgi(void)
     }
     log_info("chat.fcgi ready: %d threads, redis %s", started,
              cfg.redis_address);
+    if (cfg.fcgi_poll && cfg.poll_hold_slots == 0 && cfg.threads == 1)
+        log_warn("CHAT_THREADS=1 with CHAT_POLL_HOLD_SLOTS=0: this process "
+                 "holds no /poll (each answers at once with pollAfter); set "
+                 "CHAT_POLL_HOLD_SLOTS for one-request processes (mod_fcgid)");
     if (started > 0)
         sigwait(&set, &sig);
     log_info("chat.fcgi stopping (signal %d)", sig);

@@ -15,15 +15,26 @@ spawn() {
     env REDIS_ADDRESS="$REDIS_ADDRESS" CHAT_FCGI_POLL=1 "$@" \
         spawn-fcgi -n -s "$TEST_DIR/$name.sock" -- "$ROOT/$BUILD/chat.fcgi" \
         2>>"$TEST_DIR/$name.log" &
-    echo $! >"$TEST_DIR/$name.pid"
+    echo $! >"$TEST_DIR/$name.spawn.pid"
     stack_wait_for 10 test -S "$TEST_DIR/$name.sock"
+}
+
+# a responder a failed test left behind (only the ones started here)
+teardown() {
+    local f
+    for f in "$TEST_DIR"/*.spawn.pid; do
+        [ -e "$f" ] || continue
+        kill -TERM "$(cat "$f")" 2>/dev/null || true
+        rm -f "$f"
+    done
 }
 
 unspawn() {
     local pid
-    pid=$(cat "$TEST_DIR/$1.pid")
+    pid=$(cat "$TEST_DIR/$1.spawn.pid")
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null || true
+    rm -f "$TEST_DIR/$1.spawn.pid"
 }
 
 # fpoll SOCK QUERY: GET /poll through the responder; prints the JSON
@@ -107,4 +118,23 @@ poll_after_in_range() {
     [ "$(jq -r '.pollAfter // "none"' <<<"$out")" = none ]
     unspawn p1
     unspawn p2
+}
+
+@test "one thread and no shared slots: a warning at start names CHAT_POLL_HOLD_SLOTS, and polls are not held" {
+    spawn one CHAT_THREADS=1 CHAT_POLL_HOLD_SLOTS=0
+    stack_wait_for 5 grep -q "CHAT_POLL_HOLD_SLOTS" "$TEST_DIR/one.log"
+    grep "CHAT_THREADS=1 with CHAT_POLL_HOLD_SLOTS=0" "$TEST_DIR/one.log"
+    sign_in O "one-$RANDOM"
+    c=$(fpoll "$TEST_DIR/one.sock" "sessionUUID=$O_SESSION&accessKey=$O_KEY&timeout=0" | jq -r .cursor)
+    t0=$(ms)
+    out=$(fpoll "$TEST_DIR/one.sock" "sessionUUID=$O_SESSION&accessKey=$O_KEY&cursor=$c&timeout=5")
+    [ $(( $(ms) - t0 )) -lt 1000 ]
+    poll_after_in_range "$out"
+    unspawn one
+    # with shared slots there is nothing to warn about
+    spawn two CHAT_THREADS=1 CHAT_POLL_HOLD_SLOTS=2
+    out=$(fpoll "$TEST_DIR/two.sock" "sessionUUID=$O_SESSION&accessKey=$O_KEY&cursor=$c&timeout=0")
+    [ "$(jq -r .cursor <<<"$out")" = "$c" ] # started and answering
+    ! grep -q "CHAT_POLL_HOLD_SLOTS" "$TEST_DIR/two.log"
+    unspawn two
 }
