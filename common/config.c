@@ -74,6 +74,12 @@ static const struct setting settings[] = {
      INT(users_cache_ms, 0, 60000)},
     {.name = "CHAT_SSE_HEARTBEAT", .def = "15", INT(sse_heartbeat, 1, 300)},
     {.name = "CHAT_POLLER_IDLE", .def = "15", INT(poller_idle, 1, 3600)},
+    {.name = "CHAT_POLLER_MAX_CONNS",
+     .def = "20000",
+     INT(poller_max_conns, 16, 10000000)},
+    {.name = "CHAT_POLLER_HEAD_TIMEOUT",
+     .def = "10",
+     INT(poller_head_timeout, 1, 3600)},
 };
 
 static int parse_long(const char *s, long *out)

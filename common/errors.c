@@ -97,6 +97,9 @@ static const struct err_row rows[CHAT_E__MAX] = {
     [CHAT_E_HASH_MEMORY] = {.status = 503,
                             .code = 223,
                             .text = "sign-in unavailable, retry later"},
+    [CHAT_E_SLOW_HEAD] = {.status = 408,
+                          .code = 224,
+                          .text = "request head not received in time"},
 };
 
 enum chat_err chat_fail(struct chat_error *e, enum chat_err err,

@@ -38,6 +38,7 @@ enum chat_err {
     CHAT_E_REDIS,          /* 503 */
     CHAT_E_HASH_MEMORY,    /* 503: password hashing got no memory */
     CHAT_E_INTERNAL,       /* 500, JSON, never a page */
+    CHAT_E_SLOW_HEAD,      /* 408: no complete request head in time */
     CHAT_E__MAX
 };
 

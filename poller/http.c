@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/pollreq.h"
 #include "poller/channels.h"
+#include "poller/conns.h"
 #include "poller/feed.h"
 #include "poller/http.h"
 #include "poller/metrics.h"
@@ -146,6 +147,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 
     (void)arg;
+    conns_head_done(req);
     for (size_t i = 0; path && i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(path, routes[i].path) != 0)
             continue;

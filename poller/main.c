@@ -22,6 +22,7 @@
 #include "common/store.h"
 #include "common/version.h"
 #include "poller/channels.h"
+#include "poller/conns.h"
 #include "poller/feed.h"
 #include "poller/http.h"
 #include "poller/waiters.h"
@@ -218,7 +219,8 @@ int main(int argc, char **argv)
     }
     base = new_base();
     http = base ? evhttp_new(base) : NULL;
-    if (!http || http_setup(http, &cfg) || waiters_init(base, &cfg) ||
+    if (!http || http_setup(http, &cfg) || conns_init(base, http, &cfg) ||
+        waiters_init(base, &cfg) ||
         feed_start(base, &cfg, &hooks)) {
         log_err("initialisation failed");
         goto out;
@@ -252,6 +254,7 @@ out:
      * is freed; then what is left, then the HTTP side. */
     feed_stop();
     waiters_free_all();
+    conns_free_all();
     for (int i = 0; i < 2; i++) {
         if (sigs[i])
             event_free(sigs[i]);

@@ -46,6 +46,12 @@ int metrics_render(struct evbuffer *out, long redis_up, long channels)
          "LPOS answers: is a PUBLISHed message stored yet.", metrics.probes},
         {"chat_poller_probes_dropped_total", "counter",
          "PUBLISHes not probed (too many pending).", metrics.probes_dropped},
+        {"chat_poller_connections_refused_total", "counter",
+         "Connections refused over CHAT_POLLER_MAX_CONNS.",
+         metrics.conns_refused},
+        {"chat_poller_head_timeouts_total", "counter",
+         "Connections closed without a request head in time.",
+         metrics.head_timeouts},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",

@@ -20,6 +20,8 @@ struct metrics {
     unsigned long long probes;         /* LPOS answers after a PUBLISH */
     unsigned long long probes_dropped; /* PUBLISHes not probed (cap) */
     long keyspace;                     /* notifications of list writes on */
+    unsigned long long conns_refused;  /* over CHAT_POLLER_MAX_CONNS */
+    unsigned long long head_timeouts;  /* no request head in time */
 };
 
 extern struct metrics metrics;

@@ -7,6 +7,17 @@ load helpers
 setup_file() { stack_setup; }
 teardown_file() { stack_teardown; }
 
+# Processes a test started (pids in $TEST_DIR/test.pids) are stopped even
+# when it fails: one left running would hold bats' output open for ever.
+teardown() {
+    local pid
+    [ -f "$TEST_DIR/test.pids" ] || return 0
+    while read -r pid; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done <"$TEST_DIR/test.pids"
+    rm -f "$TEST_DIR/test.pids"
+}
+
 metric() {
     curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'
 }
@@ -375,7 +386,8 @@ header_of() {
     expect_status 200
     for m in chat_poller_parked_polls chat_poller_sse_streams \
         chat_poller_delivered_total chat_poller_redis_reconnects_total \
-        chat_poller_catchup_reads_total; do
+        chat_poller_catchup_reads_total chat_poller_connections_refused_total \
+        chat_poller_head_timeouts_total; do
         grep -q "^# TYPE $m " <<<"$BODY"
         grep -Eq "^$m [0-9]+$" <<<"$BODY"
     done
@@ -717,4 +729,97 @@ print(sum(1 for x in s if x.recv(1) == b""))' "$TEST_DIR/poller-hb.sock" >"$TEST
     [ "$(cat "$TEST_DIR/idle")" = 1000 ]
     kill -TERM "$hb"
     wait "$hb"
+}
+
+@test "slow heads end at the head deadline (JSON 408); over the connection cap a JSON 503; fds back to the start" {
+    sign_in Q "pq-$RANDOM"
+    join Q ""
+    sock="$TEST_DIR/poller-slow.sock"
+    CHAT_POLLER_HEAD_TIMEOUT=2 CHAT_POLLER_IDLE=60 CHAT_POLLER_MAX_CONNS=300 \
+        CHAT_POLLER_SOCKET="$sock" \
+        "$ROOT/$BUILD/chat-poller" 2>>"$TEST_DIR/poller-slow.log" &
+    slow=$!
+    echo "$slow" >>"$TEST_DIR/test.pids"
+    stack_wait_for 10 curl -sf --unix-socket "$sock" http://p/health
+    fds0=$(ls /proc/$slow/fd | wc -l)
+    # 200 clients trickle a request head one byte every 0.5 s: the idle
+    # timeout (60 s here) never fires, the head deadline (2 s) does
+    python3 - "$sock" >"$TEST_DIR/slow.out" <<'PY' &
+import socket, sys, time
+head = b"GET /health HTTP/1.1\r\nHost: p\r\nX-Slow: " + b"a" * 100
+socks = []
+for _ in range(200):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.setblocking(False)
+    socks.append(s)
+got = {}
+t0 = time.time()
+i = 0
+while time.time() - t0 < 6 and len(got) < len(socks):
+    for n, s in enumerate(socks):
+        if n in got:
+            continue
+        try:
+            s.send(head[i:i + 1])
+        except OSError:
+            pass
+        try:
+            d = s.recv(4096)
+            got[n] = (time.time() - t0, d)
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            got[n] = (time.time() - t0, b"")
+    i += 1
+    time.sleep(0.5)
+ok = sum(1 for t, d in got.values() if d.startswith(b"HTTP/1.1 408") and b'"code":224' in d)
+late = max((t for t, d in got.values()), default=99)
+print(len(got), ok, "%.1f" % late)
+PY
+    trickle=$!
+    sleep 1
+    # meanwhile a normal client is served
+    curl -sf --max-time 2 --unix-socket "$sock" http://p/health
+    wait "$trickle"
+    read -r ended ok late <"$TEST_DIR/slow.out"
+    [ "$ended" = 200 ]
+    [ "$ok" = 200 ]
+    # ended by the 2 s deadline (+ the 1 s sweep), not by the idle limit
+    awk -v l="$late" 'BEGIN { exit !(l < 4.5) }'
+    # 400 idle connections against a cap of 300: the ones over it get a
+    # JSON 503 at once, the others stay until the head deadline
+    python3 - "$sock" >"$TEST_DIR/cap.out" <<'PY'
+import socket, sys, time
+socks = []
+for _ in range(400):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    socks.append(s)
+time.sleep(0.5)
+refused = 0
+for s in socks:
+    s.setblocking(False)
+    try:
+        d = s.recv(4096)
+        if d.startswith(b"HTTP/1.1 503") and b'"code":220' in d and b"Retry-After: 1" in d:
+            refused += 1
+    except BlockingIOError:
+        pass
+print(refused)
+for s in socks:
+    s.close()
+PY
+    refused=$(cat "$TEST_DIR/cap.out")
+    echo "refused $refused of 400 (cap 300)"
+    [ "$refused" -ge 100 ] && [ "$refused" -le 140 ]
+    curl -sf --max-time 2 --unix-socket "$sock" http://p/metrics >"$TEST_DIR/slow.metrics"
+    grep -E '^chat_poller_head_timeouts_total 200$' "$TEST_DIR/slow.metrics"
+    grep -E "^chat_poller_connections_refused_total $refused\$" "$TEST_DIR/slow.metrics"
+    # and a poll still works, with the fd count back where it started
+    curl -sf --max-time 3 --unix-socket "$sock" \
+        "http://p/poll?sessionUUID=$Q_SESSION&accessKey=$Q_KEY&timeout=0" | jq -e .cursor
+    stack_wait_for 5 bash -c "[ \$(ls /proc/$slow/fd | wc -l) -le $fds0 ]"
+    kill -TERM "$slow"
+    wait "$slow"
 }
