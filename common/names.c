@@ -76,8 +76,7 @@ static int32_t run_step(enum step st, const struct u16 *in, UChar *dest,
  * -1 (ICU failed, or no memory). */
 static int apply(enum step st, const struct u16 *in, struct u16 *out)
 {
-    int32_t cap = in->n * 2 + 16, n;
-    UErrorCode ec = U_ZERO_ERROR;
+    int32_t cap = in->n * 2 + 16;
 
     out->p = NULL;
     out->n = 0;
@@ -88,8 +87,8 @@ static int apply(enum step st, const struct u16 *in, struct u16 *out)
         if (!p)
             break;
         out->p = p;
-        ec = U_ZERO_ERROR;
-        n = run_step(st, in, out->p, cap, &ec);
+        UErrorCode ec = U_ZERO_ERROR;
+        int32_t n = run_step(st, in, out->p, cap, &ec);
         if ((ec == U_BUFFER_OVERFLOW_ERROR ||
              ec == U_STRING_NOT_TERMINATED_WARNING) &&
             n >= cap && n < INT32_MAX) {
@@ -128,22 +127,25 @@ static int chain(const struct u16 *in, const enum step *steps, int nsteps,
 static int from_utf8(const char *s, size_t len, struct u16 *out)
 {
     UErrorCode ec = U_ZERO_ERROR;
+    int32_t n = 0;
+    UChar *p;
 
     out->n = 0;
     out->p = NULL;
     if (len > INT32_MAX / 2)
         return -1;
     /* one UTF-16 unit per byte at most, plus the terminator ICU writes */
-    out->p = malloc((len + 1) * sizeof *out->p);
-    if (!out->p)
+    p = malloc((len + 1) * sizeof *p);
+    if (!p)
         return -1;
-    u_strFromUTF8WithSub(out->p, (int32_t)len + 1, &out->n, s, (int32_t)len,
-                         0xfffd, NULL, &ec);
+    u_strFromUTF8WithSub(p, (int32_t)len + 1, &n, s, (int32_t)len, 0xfffd, NULL,
+                         &ec);
     if (U_FAILURE(ec)) {
-        free(out->p);
-        out->p = NULL;
+        free(p);
         return -1;
     }
+    out->p = p;
+    out->n = n;
     return 0;
 }
 

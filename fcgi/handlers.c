@@ -183,8 +183,9 @@ static enum chat_err index_catch_up(struct hctx *cx, const struct found *f,
     if (done)
         log_info("name index: %ld users records indexed", done);
     if (rc > 0)
-        log_warn("name index: more than %d users records not indexed yet; "
-                 "run chat.fcgi --migrate",
+        log_warn("name index: still behind after %d users records; new "
+                 "names are checked against what is indexed (run "
+                 "chat.fcgi --migrate)",
                  NAMES_CATCH_UP_MAX);
     return CHAT_OK;
 }

@@ -44,7 +44,7 @@ static long index_page(struct db *db, struct chat_error *e)
     struct store_call c, *calls = NULL;
     struct store_name *names = NULL;
     char(*uids)[37] = NULL;
-    redisReply *tail = NULL, **replies = NULL;
+    redisReply *tail = NULL, *replies[PAGE];
     const redisReply *items;
     long pos, n = -1;
 
@@ -66,8 +66,7 @@ static long index_page(struct db *db, struct chat_error *e)
     calls = calloc(items->elements, sizeof *calls);
     names = calloc(items->elements, sizeof *names);
     uids = calloc(items->elements, sizeof *uids);
-    replies = calloc(items->elements, sizeof *replies);
-    if (!calls || !names || !uids || !replies) {
+    if (items->elements > PAGE || !calls || !names || !uids) {
         chat_fail(e, CHAT_E_INTERNAL, "out of memory");
         goto out;
     }
@@ -85,7 +84,6 @@ static long index_page(struct db *db, struct chat_error *e)
         freeReplyObject(replies[i]);
     }
 out:
-    free(replies);
     free(uids);
     free(names);
     free(calls);
