@@ -27,7 +27,7 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 FCGI_OBJ   = $(FCGI_SRC:%.c=$(BUILD)/%.o)
 POLLER_OBJ = $(POLLER_SRC:%.c=$(BUILD)/%.o)
 
-COMMON_LIBS = -lhiredis -ljson-c -luuid -lsodium -lnettle
+COMMON_LIBS = -lhiredis -ljson-c -luuid -lsodium -lnettle -licui18n -licuuc
 FCGI_LIBS   = -lfcgi $(COMMON_LIBS) -lpthread
 POLLER_LIBS = -levent $(COMMON_LIBS)
 

@@ -31,7 +31,8 @@ static const struct err_row rows[CHAT_E__MAX] = {
     [CHAT_E_BAD_USERNAME] = {.status = 400,
                              .code = 203,
                              .text = "username must be 1..64 bytes of UTF-8 "
-                                     "without control characters"},
+                                     "(NFC) without control, invisible or "
+                                     "formatting characters"},
     [CHAT_E_BAD_PASSWORD] = {.status = 400,
                              .code = 204,
                              .text = "password must be 1..256 bytes"},
@@ -78,6 +79,10 @@ static const struct err_row rows[CHAT_E__MAX] = {
     [CHAT_E_NAME_TAKEN] = {.status = 409,
                            .code = 216,
                            .text = "username taken"},
+    [CHAT_E_NAME_SIMILAR] = {.status = 409,
+                             .code = 216,
+                             .text = "username taken: it looks like the name "
+                                     "of another user"},
     [CHAT_E_TOO_LARGE] = {.status = 413,
                           .code = 217,
                           .text = "request body larger than 64 KiB"},
@@ -160,6 +165,7 @@ enum chat_err chat_err_from_script(const char *text, int *retry_after)
         {"CHAT404:recipient", CHAT_E_NO_RECIPIENT},
         {"CHAT404:session", CHAT_E_NO_SESSION},
         {"CHAT409:taken", CHAT_E_NAME_TAKEN},
+        {"CHAT409:similar", CHAT_E_NAME_SIMILAR},
         {"CHAT429:rate", CHAT_E_MSG_RATE},
         {"CHAT429:signin", CHAT_E_SIGNIN_RATE},
     };

@@ -31,6 +31,7 @@ enum chat_err {
     CHAT_E_NOT_FOUND,      /* 404 (route) */
     CHAT_E_METHOD,         /* 405 */
     CHAT_E_NAME_TAKEN,     /* 409 */
+    CHAT_E_NAME_SIMILAR,   /* 409: like a taken name (same code) */
     CHAT_E_TOO_LARGE,      /* 413 */
     CHAT_E_MSG_RATE,       /* 429 */
     CHAT_E_SIGNIN_RATE,    /* 429 */

@@ -139,6 +139,7 @@ static const char lua_ready[] =
 
 static const char lua_user_by_name[] =
     "local md5, limit, addr = ARGV[4], tonumber(ARGV[5]), ARGV[6]\n"
+    "local alt = ARGV[7]\n"
     /* the attempt is counted here, before the hash is checked: concurrent
      * guesses cannot slip past the limit */
     "if limit > 0 then\n"
@@ -157,12 +158,25 @@ static const char lua_user_by_name[] =
     "end\n"
     "  end\n"
     "end\n"
+    /* the NFC name, then the name as typed: a Go record need not be NFC */
     "local i = redis.call('GET', 'usersUsernameListIndex.' .. md5)\n"
-    "if not i then return false end\n"
-    "local j = redis.call('LINDEX', 'users', i)\n"
-    "if not j then return false end\n"
-    "local u = field(j, 'UUID')\n"
-    "return {j, u and redis.call('GET', P .. 'pw.' .. u) or false}\n";
+    "if not i and alt ~= '' then\n"
+    "  i = redis.call('GET', 'usersUsernameListIndex.' .. alt) end\n"
+    "local j = i and redis.call('LINDEX', 'users', i)\n"
+    "if j then\n"
+    "  local u = field(j, 'UUID')\n"
+    "  return {j, u and redis.call('GET', P .. 'pw.' .. u) or false, 0, 0}\n"
+    "end\n"
+    /* free: is it like a taken name, and has the index seen every user? */
+    "local similar = 0\n"
+    "for k = 8, 9 do\n"
+    "  if ARGV[k] ~= '' and redis.call('EXISTS', P .. 'skel.' .. ARGV[k]) == "
+    "1 then\n"
+    "    similar = 1 end\n"
+    "end\n"
+    "local pos = tonumber(redis.call('GET', P .. 'skelpos') or '0')\n"
+    "local behind = pos < redis.call('LLEN', 'users') and 1 or 0\n"
+    "return {false, false, similar, behind}\n";
 
 static const char lua_signin_fail[] =
     "local k = P .. 'fails.' .. ARGV[4]\n"
@@ -179,6 +193,10 @@ static const char lua_signin[] =
     "local uid, name, md5, json, key, s = ARGV[4], ARGV[5], ARGV[6], "
     "ARGV[7], ARGV[8], ARGV[9]\n"
     "local pw, old, addr = ARGV[10], ARGV[11], ARGV[12]\n"
+    "local skel = {}\n"
+    "for k = 13, 14 do\n"
+    "  if ARGV[k] ~= '' then skel[#skel + 1] = P .. 'skel.' .. ARGV[k] end\n"
+    "end\n"
     "local sk, e\n"
     "if s ~= '' then\n"
     "  sk, e = session_of(s, uid)\n"
@@ -187,10 +205,19 @@ static const char lua_signin[] =
     "if json ~= '' and old == '' then\n"
     "  if redis.call('EXISTS', 'usersUsernameListIndex.' .. md5) == 1 then\n"
     "    return redis.error_reply('CHAT409:taken') end\n"
+    "  for _, k in ipairs(skel) do\n"
+    "    if redis.call('EXISTS', k) == 1 then\n"
+    "      return redis.error_reply('CHAT409:similar') end\n"
+    "  end\n"
     "  local n = redis.call('RPUSH', 'users', json)\n"
     "  redis.call('SET', 'usersUsernameListIndex.' .. md5, n - 1)\n"
     "  redis.call('SET', 'usersUUIDListIndex.' .. uid, n - 1)\n"
     "  redis.call('SET', P .. 'pw.' .. uid, pw)\n"
+    "  for _, k in ipairs(skel) do redis.call('SET', k, uid) end\n"
+    /* the index covers this record only when it covered all before it;
+     * else the catch-up reaches it in order (SET NX keeps these keys) */
+    "  if tonumber(redis.call('GET', P .. 'skelpos') or '0') == n - 1 then\n"
+    "    redis.call('SET', P .. 'skelpos', n) end\n"
     "elseif json ~= '' then\n"
     "  move_hash(uid, old, json, pw)\n"
     "end\n"
@@ -394,6 +421,25 @@ static const char lua_poll[] =
     "end\n"
     "return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs)}\n";
 
+/* The users records the confusable index has not seen yet. */
+static const char lua_skel_tail[] =
+    "local count = tonumber(ARGV[4])\n"
+    "local pos = tonumber(redis.call('GET', P .. 'skelpos') or '0')\n"
+    "return {pos, redis.call('LRANGE', 'users', pos, pos + count - 1)}\n";
+
+/* One record into the index: its keys unless another user holds them,
+ * and the position past it when the index had reached it. */
+static const char lua_skel_add[] =
+    "local pos, uid = tonumber(ARGV[4]), ARGV[5]\n"
+    "for k = 6, 7 do\n"
+    "  if ARGV[k] ~= '' then\n"
+    "    redis.call('SET', P .. 'skel.' .. ARGV[k], uid, 'NX') end\n"
+    "end\n"
+    "local k = P .. 'skelpos'\n"
+    "if tonumber(redis.call('GET', k) or '0') == pos then\n"
+    "  redis.call('SET', k, pos + 1) end\n"
+    "return 1\n";
+
 static const char lua_pw_move[] =
     "return move_hash(ARGV[4], ARGV[5], ARGV[6], ARGV[7])\n";
 
@@ -443,6 +489,8 @@ static struct script scripts[S__MAX] = {
     [S_AUTH] = {.body = lua_auth},
     [S_PW_MOVE] = {.body = lua_pw_move},
     [S_HOLD_TAKE] = {.body = lua_hold_take},
+    [S_SKEL_TAIL] = {.body = lua_skel_tail},
+    [S_SKEL_ADD] = {.body = lua_skel_add},
 };
 
 /* SHA1 hex of each script text, as EVALSHA wants it. */
@@ -574,13 +622,16 @@ void store_ready(struct store_call *c, const struct config *cfg,
     arg_str(c, session);
 }
 
-void store_user_by_name(struct store_call *c, const char *md5, int fail_limit,
-                        const char *addr)
+void store_user_by_name(struct store_call *c, const struct store_name *n,
+                        int fail_limit, const char *addr)
 {
     begin(c, S_USER_BY_NAME, NULL);
-    arg_str(c, md5);
+    arg_str(c, n->md5);
     arg_long(c, fail_limit);
     arg_str(c, addr);
+    arg_str(c, n->typed_md5);
+    for (int i = 0; i < STORE_SKEL_KEYS; i++)
+        arg_str(c, i < n->nskel ? n->skel[i] : "");
 }
 
 void store_signin_refund(struct store_call *c, const char *md5,
@@ -610,6 +661,24 @@ void store_signin(struct store_call *c, const struct config *cfg,
     arg_str(c, a->pw_hash);
     arg_str(c, a->old_json);
     arg_str(c, a->addr);
+    for (int i = 0; i < STORE_SKEL_KEYS; i++)
+        arg_str(c, a->skel && i < a->skel->nskel ? a->skel->skel[i] : "");
+}
+
+void store_skel_tail(struct store_call *c, long count)
+{
+    begin(c, S_SKEL_TAIL, NULL);
+    arg_long(c, count);
+}
+
+void store_skel_add(struct store_call *c, long pos, const char *uid,
+                    const struct store_name *n)
+{
+    begin(c, S_SKEL_ADD, NULL);
+    arg_long(c, pos);
+    arg_str(c, uid);
+    for (int i = 0; i < STORE_SKEL_KEYS; i++)
+        arg_str(c, n && i < n->nskel ? n->skel[i] : "");
 }
 
 void store_pw_move(struct store_call *c, const char *uid, const char *old_json,

@@ -38,6 +38,10 @@
  *                                  (a retried channelMessage)          600 s
  *   rcg:holds                      zset   chat.fcgi polls held now (token ->
  *                                  expiry), CHAT_POLL_HOLD_SLOTS > 0   hold
+ *   rcg:skel.<md5>                 string uuid of the first user whose
+ *                                  name has that confusable key (names.h) -
+ *   rcg:skelpos                    string users elements the rcg:skel
+ *                                  index has seen, in list order       -
  * A session follows one channel: ch (channel id, "" = none), r (recipient
  * uuid as seen by this session, "" = public), jn (join counter), pos (length
  * of channelMessages.<ch> when its last channelJoin read history), sys
@@ -51,11 +55,13 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/names.h"
 
 #define STORE_PREFIX       "rcg:"
 #define STORE_WAKE_CHANNEL STORE_PREFIX "wake"
 #define STORE_HISTORY      10
 #define STORE_ARGS_MAX     20
+#define STORE_SKEL_KEYS    NAMES_KEYS_MAX
 #define STORE_KEY_MAX      256 /* a key or pub/sub name built here */
 /* notify-keyspace-events flags this project needs: K (keyspace channel)
  * and l (list commands; A includes it). */
@@ -76,6 +82,8 @@ enum store_script {
     S_AUTH,
     S_PW_MOVE,
     S_HOLD_TAKE,
+    S_SKEL_TAIL,
+    S_SKEL_ADD,
     S__MAX
 };
 
@@ -115,13 +123,26 @@ enum chat_err store_reply_error(const redisReply *r, struct chat_error *e);
 void store_ready(struct store_call *c, const struct config *cfg,
                  const char *session);
 
-/* S_USER_BY_NAME -- input: md5 hex of the name, attempt limit, the
- * client's address (counts this attempt in rcg:tries.<md5>.<addr>; past
- * ten times the limit in failures of the name, one attempt per 10 s).
- * output: [user JSON, rcg:pw hash or nil], or nil when the name is free;
- * error CHAT429:signin <ttl>. */
-void store_user_by_name(struct store_call *c, const char *md5, int fail_limit,
-                        const char *addr);
+/* A name as the store looks it up: the md5 hex of its NFC form (the
+ * usersUsernameListIndex of a name created here), of the bytes as typed
+ * ("" when those are the NFC form; a Go record may be stored so), and its
+ * confusable keys (rcg:skel). */
+struct store_name {
+    char md5[33];
+    char typed_md5[33];
+    char skel[STORE_SKEL_KEYS][33];
+    int nskel;
+};
+
+/* S_USER_BY_NAME -- input: the name, attempt limit, the client's address
+ * (counts this attempt in rcg:tries.<md5>.<addr>, md5 of the NFC form;
+ * past ten times the limit in failures of the name, one attempt per 10 s).
+ * output: [user JSON, rcg:pw hash or nil, 0, 0] for the NFC name's record,
+ * else the typed name's; [nil, nil, similar, behind] when the name is
+ * free: similar 1 when an rcg:skel key of the name is taken, behind 1 when
+ * rcg:skelpos is short of the users list. Error CHAT429:signin <ttl>. */
+void store_user_by_name(struct store_call *c, const struct store_name *n,
+                        int fail_limit, const char *addr);
 
 /* S_SIGNIN_REFUND -- input: md5, client address. output: 1. Gives back
  * an attempt that never reached a verdict (hashing had no memory). */
@@ -132,9 +153,12 @@ void store_signin_refund(struct store_call *c, const char *md5,
 void store_signin_fail(struct store_call *c, const char *md5);
 
 /* S_SIGNIN -- input: the fields below. output: 1. Errors
- * CHAT404/403:session, CHAT409:taken (create: the name exists). Writes
- * users + indexes + rcg:pw (create) or the record + rcg:pw (hash moved),
- * rcg:key, userAccessKey, userStatus, rcg:session user, XADD signIn. */
+ * CHAT404/403:session, CHAT409:taken (create: the name exists),
+ * CHAT409:similar (create: one of its rcg:skel keys is taken). Writes
+ * users + indexes + rcg:pw + rcg:skel keys (create; rcg:skelpos follows
+ * when it had reached the new record) or the record + rcg:pw (hash
+ * moved), rcg:key, userAccessKey, userStatus, rcg:session user, XADD
+ * signIn. */
 struct store_signin_args {
     const char *uid, *name, *md5;
     const char *user_json; /* "" = existing user; else the record to store */
@@ -144,9 +168,22 @@ struct store_signin_args {
     const char *key;       /* the new access key */
     const char *session;   /* "" = none */
     const char *addr;      /* the client's address: its attempts are reset */
+    const struct store_name *skel; /* create: the rcg:skel keys; NULL = none */
 };
 void store_signin(struct store_call *c, const struct config *cfg,
                   const struct store_signin_args *a);
+
+/* S_SKEL_TAIL -- input: count. output: [rcg:skelpos, [users elements
+ * from there, at most count]]: the records the confusable index has not
+ * seen. Read only. */
+void store_skel_tail(struct store_call *c, long count);
+
+/* S_SKEL_ADD -- input: the record's position, its uuid, its name's keys
+ * (n NULL = none: an unreadable record). output: 1. SET NX of each
+ * rcg:skel key (the first user keeps it), and rcg:skelpos = pos + 1 when
+ * it was pos. Pipelined in list order by the catch-up. */
+void store_skel_add(struct store_call *c, long pos, const char *uid,
+                    const struct store_name *n);
 
 /* S_PW_MOVE -- input: uid, the record as read, the record with a sealed
  * Password, the hash. output: 1 moved, 0 the record changed meanwhile

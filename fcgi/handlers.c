@@ -8,10 +8,16 @@
 
 #include "common/auth.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/render.h"
 #include "common/store.h"
 #include "fcgi/handlers.h"
+#include "fcgi/names_index.h"
 #include "fcgi/users_cache.h"
+
+/* Records a new name's check may index before it decides (the rest is left
+ * to the next new name, or to chat.fcgi --migrate). */
+#define NAMES_CATCH_UP_MAX 10000
 
 /* Runs c and checks the reply is an array of at least n elements. */
 static enum chat_err call_array(struct hctx *cx, struct store_call *c, size_t n,
@@ -64,10 +70,13 @@ enum chat_err h_ready(struct hctx *cx, const struct chat_request *req,
     return CHAT_OK;
 }
 
-/* The validated credentials of a signIn/signUp body. */
+/* The validated credentials of a signIn/signUp body. name is the NFC
+ * form (stored and looked up); the name as typed is looked up too, for a
+ * Go record that is not NFC. */
 struct creds {
     char name[PROTO_USERNAME_MAX + 1];
-    char md5[33];
+    char typed[PROTO_USERNAME_MAX + 1];
+    struct store_name sn; /* md5 = of name, the one rate limits count by */
     const char *password;
     size_t password_len;
 };
@@ -79,27 +88,40 @@ static enum chat_err read_creds(const struct chat_request *req,
     size_t len;
     enum chat_err rc;
 
+    memset(&cr->sn, 0, sizeof cr->sn);
     rc = proto_string(req->body, "username", 1, CHAT_E_BAD_USERNAME, &name,
                       &len, e);
     if (rc == CHAT_OK)
         rc = proto_string(req->body, "password", 1, CHAT_E_BAD_PASSWORD,
                           &cr->password, &cr->password_len, e);
     if (rc == CHAT_OK)
-        rc = proto_username(name, len, cr->name, sizeof cr->name, e);
+        rc = proto_username(name, len, cr->typed, sizeof cr->typed, e);
+    if (rc == CHAT_OK)
+        rc = names_nfc(cr->typed, strlen(cr->typed), cr->name, sizeof cr->name,
+                       PROTO_USERNAME_MAX, e);
     if (rc == CHAT_OK)
         rc = proto_password(cr->password, cr->password_len, e);
-    if (rc == CHAT_OK)
-        auth_username_md5(cr->name, strlen(cr->name), cr->md5);
-    return rc;
+    if (rc != CHAT_OK)
+        return rc;
+    auth_username_md5(cr->name, strlen(cr->name), cr->sn.md5);
+    if (strcmp(cr->name, cr->typed) != 0)
+        auth_username_md5(cr->typed, strlen(cr->typed), cr->sn.typed_md5);
+    names_index_keys(cr->name, strlen(cr->name), &cr->sn);
+    if (!cr->sn.nskel)
+        return chat_fail(e, CHAT_E_INTERNAL, "cannot compare the name");
+    return CHAT_OK;
 }
 
 /* What a name lookup found: json NULL when the name is free; hash is
  * rcg:pw.<uuid>, NULL for a record of the Go server (plaintext) or one
- * from before the hash moved out of the record. Borrowed from the reply. */
+ * from before the hash moved out of the record. Borrowed from the reply.
+ * For a free name: similar (an rcg:skel key of it is taken) and behind
+ * (the index has not seen every record yet). */
 struct found {
     const char *json;
     size_t len;
     const char *hash;
+    int similar, behind;
 };
 
 /* Caller frees *reply, which owns f's strings. */
@@ -112,19 +134,59 @@ static enum chat_err lookup_user(struct hctx *cx, const struct creds *cr,
     const redisReply *r;
 
     memset(f, 0, sizeof *f);
-    store_user_by_name(&c, cr->md5, cx->cfg->signin_fails, cx->addr);
+    store_user_by_name(&c, &cr->sn, cx->cfg->signin_fails, cx->addr);
     rc = db_call(cx->db, &c, reply, e);
     if (rc != CHAT_OK)
         return rc;
     r = *reply;
-    if (r->type != REDIS_REPLY_ARRAY)
-        return CHAT_OK; /* nil: the name is free */
-    if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+        r->element[2]->type != REDIS_REPLY_INTEGER ||
+        r->element[3]->type != REDIS_REPLY_INTEGER)
         return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    f->similar = r->element[2]->integer != 0;
+    f->behind = r->element[3]->integer != 0;
+    if (r->element[0]->type != REDIS_REPLY_STRING)
+        return CHAT_OK; /* nil: the name is free */
     f->json = r->element[0]->str;
     f->len = r->element[0]->len;
     if (r->element[1]->type == REDIS_REPLY_STRING)
         f->hash = r->element[1]->str;
+    return CHAT_OK;
+}
+
+/* A free name may be created: no invisible characters, not like a taken
+ * name. Checked before the password is hashed; the create checks the
+ * keys again, atomically. */
+static enum chat_err may_create(const struct creds *cr, const struct found *f,
+                                struct chat_error *e)
+{
+    enum chat_err rc = names_check_visible(cr->name, strlen(cr->name), e);
+
+    if (rc == CHAT_OK && f->similar)
+        rc = chat_fail(e, CHAT_E_NAME_SIMILAR, NULL);
+    return rc;
+}
+
+/* Before a create: index the records the index has not seen (Go users
+ * above all), so that a name like one of theirs is refused too. */
+static enum chat_err index_catch_up(struct hctx *cx, const struct found *f,
+                                    struct chat_error *e)
+{
+    long done = 0;
+    int rc;
+
+    if (!f->behind)
+        return CHAT_OK;
+    rc = names_index_catch_up(cx->db, NAMES_CATCH_UP_MAX, &done, e);
+    if (rc < 0)
+        return e->err;
+    if (done)
+        log_info("name index: %ld users records indexed", done);
+    if (rc > 0)
+        log_warn("name index: still behind after %d users records; new "
+                 "names are checked against what is indexed (run "
+                 "chat.fcgi --migrate)",
+                 NAMES_CATCH_UP_MAX);
     return CHAT_OK;
 }
 
@@ -134,7 +196,7 @@ static void record_failure(struct hctx *cx, const struct creds *cr)
     struct chat_error ignored = {0};
     redisReply *r;
 
-    store_signin_fail(&c, cr->md5);
+    store_signin_fail(&c, cr->sn.md5);
     if (db_call(cx->db, &c, &r, &ignored) == CHAT_OK)
         freeReplyObject(r);
 }
@@ -171,7 +233,7 @@ static enum chat_err hash_memory_outage(struct hctx *cx, const struct creds *cr,
     redisReply *r;
 
     /* no verdict: the attempt counted at the lookup is given back */
-    store_signin_refund(&c, cr->md5, cx->addr);
+    store_signin_refund(&c, cr->sn.md5, cx->addr);
     if (db_call(cx->db, &c, &r, &ignored) == CHAT_OK)
         freeReplyObject(r);
     log_err("password hashing cannot get its %ld bytes (a process memory "
@@ -268,7 +330,8 @@ static enum chat_err finish_sign_in(struct hctx *cx, const struct creds *cr,
     const char *rec = w->rec.len ? w->rec.data : "";
     struct store_signin_args a = {.uid = uid,
                                   .name = name,
-                                  .md5 = cr->md5,
+                                  .md5 = cr->sn.md5,
+                                  .skel = &cr->sn,
                                   .user_json = rec,
                                   .old_json = rec[0] ? w->old : "",
                                   .pw_hash = rec[0] ? w->hash : "",
@@ -325,7 +388,13 @@ static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
                 rc = finish_sign_in(cx, &cr, uid, name, &w, out, e);
         } else if (rc == CHAT_OK) {
             auth_new_uuid(uid);
-            rc = new_user(cx, &cr, uid, &w, e);
+            rc = may_create(&cr, &f, e);
+            if (rc == CHAT_OK)
+                rc = new_user(cx, &cr, uid, &w, e);
+            /* after the hash, so that little time is left for a Go user
+             * to appear before the create */
+            if (rc == CHAT_OK)
+                rc = index_catch_up(cx, &f, e);
             if (rc == CHAT_OK)
                 rc = finish_sign_in(cx, &cr, uid, cr.name, &w, out, e);
         }
@@ -336,7 +405,7 @@ static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
         /* Another request created the name between the lookup and the
          * create: look again (signIn signs in to it, signUp answers it
          * when the password is the same). */
-        if (!(rc == CHAT_E_NAME_TAKEN && !f.json))
+        if (!(rc == CHAT_E_NAME_TAKEN && !f.json) || attempt == 1)
             break;
         rc = CHAT_OK;
     }

@@ -12,6 +12,7 @@
 #include "common/auth.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/store.h"
 #include "common/version.h"
 #include "fcgi/db.h"
@@ -130,6 +131,7 @@ static const char usage[] =
     "set)\n"
     "       chat.fcgi --migrate     move password hashes out of the users "
     "records\n"
+    "                               and index every name for confusables\n"
     "       chat.fcgi --help | --version\n"
     "Settings come from the environment (REDIS_ADDRESS, REDIS_PASSWORD,\n"
     "REDIS_DB, CHAT_*): see the README's Configuration table.\n";
@@ -181,12 +183,13 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level((enum log_level)cfg.log_level);
-    if (store_init() || auth_init(&cfg)) {
+    if (store_init() || auth_init(&cfg) || names_init()) {
         log_err("initialisation failed");
         return 1;
     }
     if (migrate) {
         rc = migrate_password_hashes(&cfg);
+        names_cleanup();
         auth_cleanup();
         store_cleanup();
         return rc;
@@ -199,6 +202,7 @@ int main(int argc, char **argv)
     users_cache_init(FCGX_IsCGI() ? 0 : cfg.users_cache_ms);
     rc = FCGX_IsCGI() ? serve_cgi() : serve_fcgi();
     users_cache_free();
+    names_cleanup(); /* every worker has stopped */
     auth_cleanup();
     store_cleanup();
     return rc;

@@ -1,4 +1,6 @@
-/* migrate.c - moving password hashes out of the users records. */
+/* migrate.c - moving password hashes out of the users records, and
+ * indexing every name for confusables. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "common/store.h"
 #include "fcgi/db.h"
 #include "fcgi/migrate.h"
+#include "fcgi/names_index.h"
 
 #define PAGE 500
 
@@ -67,6 +70,22 @@ out:
     return rc;
 }
 
+/* The confusable-name index up to the end of the users list (the Go
+ * server's users and those from before the index). Returns 0 or -1. */
+static int index_names(struct db *db, const struct config *cfg)
+{
+    struct chat_error e = {0};
+    long done = 0;
+
+    if (names_index_catch_up(db, LONG_MAX, &done, &e) < 0) {
+        fprintf(stderr, "chat.fcgi --migrate: cannot index names in %s\n",
+                cfg->redis_address);
+        return -1;
+    }
+    printf("indexed %ld names for confusables (rcg:skel)\n", done);
+    return 0;
+}
+
 int migrate_password_hashes(const struct config *cfg)
 {
     struct db db;
@@ -102,6 +121,8 @@ int migrate_password_hashes(const struct config *cfg)
            "plaintext (Go server) records, %ld changed meanwhile (run again), "
            "%ld unreadable\n",
            t.moved, t.sealed, t.plaintext, t.changed, t.unreadable);
+    if (index_names(&db, cfg))
+        goto out;
     rc = t.changed ? 3 : 0;
 out:
     db_close(&db);

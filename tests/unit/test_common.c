@@ -8,6 +8,7 @@
 #include "common/cursor.h"
 #include "common/errors.h"
 #include "common/jbuf.h"
+#include "common/names.h"
 #include "common/pollreq.h"
 #include "common/store.h"
 #include "common/proto.h"
@@ -221,8 +222,82 @@ static void test_keyspace(void)
     CHECK(c.argc == 4 && strcmp(c.argv[3], "KA") == 0);
 }
 
+/* The keys of a and b share one (the names are confusable). */
+static int confusable(const char *a, const char *b)
+{
+    char ka[NAMES_KEYS_MAX][33], kb[NAMES_KEYS_MAX][33];
+    int na = names_keys(a, strlen(a), ka), nb = names_keys(b, strlen(b), kb);
+
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < nb; j++)
+            if (strcmp(ka[i], kb[j]) == 0)
+                return 1;
+    return 0;
+}
+
+static enum chat_err visible(const char *s, struct chat_error *e)
+{
+    return names_check_visible(s, strlen(s), e);
+}
+
+/* NFC, the visibility rule and confusable keys (common/names.c, ICU). */
+static void test_names(void)
+{
+    struct chat_error e = {0};
+    char out[80], sk[80];
+    char k[NAMES_KEYS_MAX][33];
+
+    CHECK(names_nfc("e\xcc\x81", 3, out, sizeof out, 64, &e) == CHAT_OK &&
+          strcmp(out, "\xc3\xa9") == 0); /* NFD e + U+0301 -> U+00E9 */
+    CHECK(names_nfc("\xc3\xa9", 2, out, sizeof out, 64, &e) == CHAT_OK &&
+          strcmp(out, "\xc3\xa9") == 0);
+    CHECK(names_nfc("\xe2\x84\xab", 3, out, sizeof out, 64, &e) == CHAT_OK &&
+          strcmp(out, "\xc3\x85") == 0); /* ANGSTROM SIGN -> A-ring */
+    CHECK(names_nfc("abc", 3, out, sizeof out, 2, &e) == CHAT_E_BAD_USERNAME);
+    CHECK(names_nfc("abc", 3, out, 3, 64, &e) == CHAT_E_BAD_USERNAME);
+    /* U+0958 has no composed form: NFC makes it longer */
+    CHECK(names_nfc("\xe0\xa5\x98", 3, out, sizeof out, 64, &e) == CHAT_OK &&
+          strcmp(out, "\xe0\xa4\x95\xe0\xa4\xbc") == 0);
+
+    CHECK(visible("alice", &e) == CHAT_OK);
+    CHECK(visible("zo\u00eb \u592a", &e) == CHAT_OK);
+    CHECK(visible("alice\u200b", &e) == CHAT_E_BAD_USERNAME &&
+          strstr(e.detail, "U+200B"));
+    /* bidi controls, each closed (PDF, PDI) so that the source stays
+     * readable: refused for what they hold */
+    CHECK(visible("\u202emallory\u202c", &e) == CHAT_E_BAD_USERNAME); /* RLO */
+    CHECK(visible("x\u2066y\u2069", &e) == CHAT_E_BAD_USERNAME);      /* LRI */
+    CHECK(visible("\ufeffa", &e) == CHAT_E_BAD_USERNAME);             /* BOM */
+    CHECK(visible("a\u00adb", &e) == CHAT_E_BAD_USERNAME); /* soft hyphen */
+    CHECK(visible("\u3164", &e) == CHAT_E_BAD_USERNAME);   /* Hangul filler */
+    CHECK(visible("a\ufe0f", &e) == CHAT_E_BAD_USERNAME);  /* VS16 */
+
+    CHECK(names_skeleton("Alice", 5, sk, sizeof sk) == 0 &&
+          strcmp(sk, "alice") == 0);
+    CHECK(names_skeleton("\u0430lice", 6, sk, sizeof sk) == 0 &&
+          strcmp(sk, "alice") == 0); /* Cyrillic a */
+    CHECK(names_skeleton("\uff41\uff4c\uff49\uff43\uff45", 15, sk, sizeof sk) ==
+              0 &&
+          strcmp(sk, "alice") == 0); /* fullwidth */
+    CHECK(names_skeleton("Alice", 5, sk, 3) == -1);
+    CHECK(confusable("alice", "Alice") && confusable("alice", "ALICE"));
+    CHECK(confusable("alice", "aIice"));    /* capital I, small l */
+    CHECK(confusable("bob0", "BOBO"));      /* digit zero */
+    CHECK(confusable("e\u0301", "\u00c9")); /* NFD e-acute, E-acute */
+    CHECK(confusable("stra\u00dfe", "STRASSE"));
+    CHECK(!confusable("alice", "alicia") && !confusable("bob", "rob"));
+    CHECK(names_keys("alice", 5, k) == 1);
+    CHECK(names_keys("Ian", 3, k) == 2 && strcmp(k[0], k[1]) != 0);
+    /* a Go record may hold anything: invalid bytes still give keys */
+    CHECK(names_keys("a\xff", 2, k) == 1);
+}
+
 int main(void)
 {
+    if (names_init()) {
+        printf("names_init failed\n");
+        return 1;
+    }
     test_go_escaping();
     test_utf8();
     test_fields();
@@ -231,6 +306,8 @@ int main(void)
     test_errors();
     test_poll_hold();
     test_keyspace();
+    test_names();
+    names_cleanup();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }
