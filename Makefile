@@ -44,7 +44,7 @@ BENCH_BINS = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 SERVER ?= lighttpd
 TLS ?= 0
 
-.PHONY: all deps run test lint format clean help bench
+.PHONY: all deps run test lint format clean help bench fuzz fuzz-build
 # keep objects of pattern-chained targets (tests, bench helpers)
 .SECONDARY:
 
@@ -67,6 +67,34 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(COMMON_OBJ)
 # Benchmark helpers: small stand-alone programs (libfcgi for the baseline).
 $(BUILD)/bench/%: $(BUILD)/bench/%.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lfcgi -lpthread
+
+# Fuzzing: libFuzzer targets tests/fuzz/*.c over common/, built with clang
+# (ASan/UBSan) into build/fuzz apart from the gcc builds. `make fuzz` runs
+# each for FUZZ_SECONDS with the seeds of tests/fuzz/corpus/<target>; new
+# inputs go to build/fuzz/corpus/<target>, crashes to build/fuzz/crashes.
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  ?= -O1 -g
+FUZZ_SECONDS ?= 30
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_SRC      = $(wildcard tests/fuzz/*.c)
+FUZZ_BINS     = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ      = $(COMMON_SRC:%.c=build/fuzz/%.o)
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CPPFLAGS) -std=c11 $(WARN) $(WERROR) $(FUZZ_SAN) \
+	    -fsanitize=fuzzer-no-link -MMD -MP $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BINS): build/fuzz/%: build/fuzz/tests/fuzz/%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(COMMON_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz:
+	@CHAT_WITH_FUZZ=1 bash tools/deps.sh
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tools/fuzz.sh
 
 # apache2 + mod_fcgid, nginx or lighttpd's TLS module only when `make run`
 # needs them
@@ -92,7 +120,7 @@ lint:
 
 format:
 	clang-format -i $(COMMON_SRC) $(FCGI_SRC) $(POLLER_SRC) $(UNIT_SRC) \
-	    $(wildcard common/*.h fcgi/*.h poller/*.h)
+	    $(FUZZ_SRC) $(wildcard common/*.h fcgi/*.h poller/*.h tests/fuzz/*.h)
 
 # Speed figures side by side with their baselines (see docs/).
 bench: deps all $(BENCH_BINS)
@@ -102,6 +130,6 @@ clean:
 	rm -rf build
 
 help:
-	@echo "make run [SERVER=lighttpd|apache|nginx|cgi|apache-cgi|shared] [TLS=1] | test | lint | format | bench | clean  [SANITIZE=1]"
+	@echo "make run [SERVER=lighttpd|apache|nginx|cgi|apache-cgi|shared] [TLS=1] | test | lint | format | bench | fuzz [FUZZ_SECONDS=30] | clean  [SANITIZE=1]"
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -95,15 +95,20 @@ static int is_rfc_number(const char *s, size_t n)
     return i == n;
 }
 
-/* json-c takes NaN, Infinity and "1." even in strict mode: every bare
- * token outside strings must be a literal or an RFC 8259 number. */
+/* json-c takes NaN, Infinity, "1." and raw control characters inside
+ * strings even in strict mode: every bare token outside strings must be a
+ * literal or an RFC 8259 number, and a string holds no byte below 0x20
+ * (RFC 8259 §7: they must be escaped; Go's decoder refuses them too). */
 static int bare_tokens_strict(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         size_t t;
         if (s[i] == '"') {
-            for (i++; i < n && s[i] != '"'; i++)
+            for (i++; i < n && s[i] != '"'; i++) {
+                if ((unsigned char)s[i] < 0x20)
+                    return 0;
                 i += s[i] == '\\';
+            }
             i++;
             continue;
         }

@@ -1017,6 +1017,13 @@ int store_parse_poll(const redisReply *r, struct store_poll_result *out)
         r->element[5]->type != REDIS_REPLY_ARRAY ||
         r->element[6]->type != REDIS_REPLY_ARRAY)
         return -1;
+    /* pos counts the messages seen with this batch's: never fewer than
+     * the batch has (the cursors before each start at pos - count), and
+     * never negative (cursor_parse refuses it, so would the client's next
+     * poll). */
+    if (r->element[2]->integer < 0 ||
+        (unsigned long long)r->element[2]->integer < r->element[6]->elements)
+        return -1;
     out->sys_id = r->element[0]->str;
     out->jn = r->element[1]->str;
     out->pos = (long)r->element[2]->integer;

@@ -197,3 +197,12 @@ raw() { # raw BODY-FILE [curl args]: POST a file as the body
     api '{"type":"ready","x":[1.5e3,-0,null,true]}'
     expect_status 200
 }
+
+@test "strict RFC 8259: a raw control character inside a string is 400 code 1" {
+    for c in $'\n' $'\t' $'\x01' $'\x1f'; do
+        api "{\"type\":\"ready\",\"x\":\"a${c}b\"}"
+        expect_error 400 1
+    done
+    api '{"type":"ready","x":"a\nb\t\u0001"}' # escaped, they are fine
+    expect_status 200
+}

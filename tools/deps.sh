@@ -13,6 +13,8 @@ fi
 [ "${CHAT_WITH_LINT:-0}" = 1 ] && PKGS+=(clang-format clang-tidy cppcheck)
 [ "${CHAT_WITH_BENCH:-0}" = 1 ] && PKGS+=(wrk nginx-light libnginx-mod-nchan)
 [ "${CHAT_WITH_VALGRIND:-0}" = 1 ] && PKGS+=(valgrind)
+# make fuzz, tests/fuzz.bats: clang with libFuzzer (in compiler-rt)
+[ "${CHAT_WITH_FUZZ:-0}" = 1 ] && PKGS+=(clang libclang-rt-dev)
 # Front servers besides lighttpd (make run SERVER=..., tests/server_*.bats).
 # (mod_cgid, mod_rewrite come with apache2; lighttpd's mod_cgi with lighttpd)
 [ "${CHAT_WITH_APACHE:-0}" = 1 ] && PKGS+=(apache2 libapache2-mod-fcgid)

@@ -5,8 +5,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 CHAT_WITH_LINT=1 bash tools/deps.sh || exit 1
-mapfile -t SRC < <(git ls-files 'common/*.c' 'fcgi/*.c' 'poller/*.c' 'bench/*.c' 'tests/unit/*.c')
-mapfile -t HDR < <(git ls-files 'common/*.h' 'fcgi/*.h' 'poller/*.h')
+mapfile -t SRC < <(git ls-files 'common/*.c' 'fcgi/*.c' 'poller/*.c' 'bench/*.c' 'tests/unit/*.c' 'tests/fuzz/*.c')
+mapfile -t HDR < <(git ls-files 'common/*.h' 'fcgi/*.h' 'poller/*.h' 'tests/fuzz/*.h')
 rc=0
 
 echo "== clang-format"

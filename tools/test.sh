@@ -5,9 +5,10 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-# every front server has its suite (tests/server_*.bats), TLS too
+# every front server has its suite (tests/server_*.bats), TLS too; clang
+# for the fuzz targets (tests/fuzz.bats, in the release pass only)
 CHAT_WITH_BROWSER=1 CHAT_WITH_APACHE=1 CHAT_WITH_NGINX=1 CHAT_WITH_TLS=1 \
-    bash tools/deps.sh || exit 1
+    CHAT_WITH_FUZZ=1 bash tools/deps.sh || exit 1
 make -j2 all >/dev/null || { echo "release build failed"; exit 1; }
 make -j2 SANITIZE=1 all >/dev/null || { echo "sanitizer build failed"; exit 1; }
 [ -f tests/web/package.json ] && [ ! -d tests/web/node_modules ] &&

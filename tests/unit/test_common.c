@@ -117,6 +117,8 @@ static void test_parse(void)
         "{\"type\":\"users\",\"x\":01}",
         "{\"type\":\"users\",\"x\":+1}",
         "{\"type\":\"users\",\"x\":1e}",
+        "{\"type\":\"users\",\"x\":\"a\nb\"}", /* raw control in a string */
+        "{\"type\":\"users\",\"x\":\"\t\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK(proto_parse(bad[i], strlen(bad[i]), &r, &e) == CHAT_E_BAD_JSON);
