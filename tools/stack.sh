@@ -63,7 +63,7 @@ stack_pid_of() {
     local pid
     pid=$(cat "$1" 2>/dev/null) || return 1
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" || return 1
+    tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
     echo "$pid"
 }
 
@@ -187,8 +187,10 @@ stack_lighttpd_start() { # DIR HTTP_PORT
         stack_tls_cert "$tlsdir" || { echo "stack: openssl made no certificate" >&2; return 1; }
         conf=${STACK_LIGHTTPD_CONF:-$ROOT/deploy/lighttpd-tls.conf}
     fi
+    # STACK_FCGI_BIN: another program for lighttpd to spawn as chat.fcgi
+    # (tests/edge_errors.bats: one that can be kept from restarting)
     CHAT_ROOT="$ROOT" CHAT_RUN="$dir" CHAT_HTTP_PORT="$port" \
-    CHAT_FCGI_BIN="$ROOT/${BUILD:-build/release}/chat.fcgi" \
+    CHAT_FCGI_BIN="${STACK_FCGI_BIN:-$ROOT/${BUILD:-build/release}/chat.fcgi}" \
     CHAT_TLS_CERT="$tlsdir/cert.pem" CHAT_TLS_KEY="$tlsdir/key.pem" \
         stack_spawn lighttpd -D -f "$conf" 2>>"$dir/lighttpd-stderr.log"
     echo $! > "$dir/lighttpd.pid.bg"
@@ -379,6 +381,8 @@ stack_shared_start() { # DIR HTTP_PORT
     chmod 755 "$home" "$docroot"
     cp "$sh/.htaccess" "$docroot/.htaccess"
     cp -R "$ROOT/web/." "$docroot/"
+    mkdir -p "$docroot/errors"
+    cp "$ROOT"/deploy/errors/*.json "$docroot/errors/"
     chmod -R a+rX "$docroot"
     : > "$dir/apache/fcgid-env.conf"
     if [ "${STACK_SHARED_LAYOUT:-wrapper}" = binary ]; then
