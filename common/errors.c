@@ -102,8 +102,9 @@ static const struct err_row rows[CHAT_E__MAX] = {
     [CHAT_E_HASH_MEMORY] = {.status = 503,
                             .code = 223,
                             .text = "sign-in unavailable, retry later"},
+    /* 224..226 are the front servers' own errors (deploy/errors/) */
     [CHAT_E_SLOW_HEAD] = {.status = 408,
-                          .code = 224,
+                          .code = 227,
                           .text = "request head not received in time"},
 };
 
@@ -148,6 +149,19 @@ void chat_error_json(struct jbuf *b, const struct chat_error *e)
     jbuf_cstr(b, ",\"message\":");
     jbuf_cstr_q(b, text);
     jbuf_cstr(b, "}}");
+}
+
+size_t chat_error_json_fixed(enum chat_err err, char *out, size_t cap)
+{
+    /* the table's texts are plain ASCII: nothing to escape (test_common
+     * checks this equals chat_error_json()) */
+    const char *text = chat_err_text(err);
+    int n = snprintf(out, cap,
+                     "{\"type\":\"error\",\"error\":{\"code\":%d,\"error\":"
+                     "\"%s\",\"message\":\"%s\"}}",
+                     chat_err_code(err), text, text);
+
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
 enum chat_err chat_err_from_script(const char *text, int *retry_after)

@@ -3,6 +3,8 @@
 #ifndef CHAT_ERRORS_H
 #define CHAT_ERRORS_H
 
+#include <stddef.h>
+
 #include "common/jbuf.h"
 
 enum chat_err {
@@ -60,6 +62,13 @@ const char *chat_err_text(enum chat_err err);
 
 /* Appends {"type":"error","error":{"code":N,"error":T,"message":T}}. */
 void chat_error_json(struct jbuf *b, const struct chat_error *e);
+
+/* The body chat_error_json() writes for err with the table's text, into out
+ * (cap bytes, NUL-terminated) without allocating: for the answer of a
+ * process that could not allocate one. Returns its length, 0 when cap is
+ * too small. CHAT_ERROR_FIXED_MAX always fits. */
+#define CHAT_ERROR_FIXED_MAX 320
+size_t chat_error_json_fixed(enum chat_err err, char *out, size_t cap);
 
 /* Maps a Redis script error reply "CHATnnn[ detail]" to chat_err; returns
  * CHAT_E_INTERNAL for any other error text. */

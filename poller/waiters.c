@@ -245,6 +245,15 @@ static void send_body(struct evhttp_request *req, int status, const char *data,
 {
     struct evbuffer *out = evbuffer_new();
 
+    if (out && evbuffer_add(out, data, len) != 0) {
+        evbuffer_free(out);
+        out = NULL;
+    }
+    if (!out) {
+        /* no memory even for the body: a bare 500, still no HTML page */
+        status = 500;
+        retry_after = 0;
+    }
     add_headers(req, "application/json; charset=utf-8");
     if (status == 405)
         add_header(evhttp_request_get_output_headers(req), "Allow",
@@ -256,18 +265,21 @@ static void send_body(struct evhttp_request *req, int status, const char *data,
                               "Retry-After", ra))
             log_warn("cannot add Retry-After");
     }
-    if (out && evbuffer_add(out, data, len) != 0) {
-        evbuffer_free(out);
-        out = NULL;
-    }
-    if (!out) {
-        evhttp_send_error(req, 500, "no memory");
-        return;
-    }
     inflight++;
     evhttp_request_set_on_complete_cb(req, on_complete, NULL);
     evhttp_send_reply(req, status, http_reason(status), out);
-    evbuffer_free(out);
+    if (out)
+        evbuffer_free(out);
+}
+
+/* A 500 when the answer could not be built (no memory): the error table's
+ * JSON from a stack buffer, never evhttp_send_error's HTML page. */
+static void send_internal(struct evhttp_request *req)
+{
+    char body[CHAT_ERROR_FIXED_MAX];
+    size_t len = chat_error_json_fixed(CHAT_E_INTERNAL, body, sizeof body);
+
+    send_body(req, 500, body, len, 0);
 }
 
 /* --- the graveyard --- */
@@ -406,7 +418,7 @@ void waiters_send_error(struct evhttp_request *req, const struct chat_error *e)
     jbuf_init(&b);
     chat_error_json(&b, e);
     if (jbuf_failed(&b))
-        evhttp_send_error(req, 500, "no memory");
+        send_internal(req);
     else
         send_body(req, chat_err_status(e->err), b.data, b.len, e->retry_after);
     jbuf_free(&b);
@@ -455,7 +467,7 @@ static void finish_empty(struct waiter *w)
     } else {
         detach(w);
         if (req)
-            evhttp_send_error(req, 500, "no memory");
+            send_internal(req);
         waiter_free(w);
     }
     jbuf_free(&b);

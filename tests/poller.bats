@@ -773,7 +773,7 @@ while time.time() - t0 < 6 and len(got) < len(socks):
             got[n] = (time.time() - t0, b"")
     i += 1
     time.sleep(0.5)
-ok = sum(1 for t, d in got.values() if d.startswith(b"HTTP/1.1 408") and b'"code":224' in d)
+ok = sum(1 for t, d in got.values() if d.startswith(b"HTTP/1.1 408") and b'"code":227' in d)
 late = max((t for t, d in got.values()), default=99)
 print(len(got), ok, "%.1f" % late)
 PY

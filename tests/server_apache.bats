@@ -58,3 +58,11 @@ teardown_file() { stack_teardown; }
 @test "apache: a poll with timeout=45 answers 200 JSON after 45 s (started in setup)" {
     check_slow_poll
 }
+
+@test "apache: its own errors are JSON (400, 400/431, 404)" {
+    check_front_errors
+}
+
+@test "apache: chat-poller killed: /poll and /events answer JSON 502/503 with Retry-After" {
+    check_poller_down
+}

@@ -163,3 +163,70 @@ check_slow_poll() {
     [ -n "$(jqb .cursor)" ]
     [ "${t%%.*}" -ge 44 ] && [ "${t%%.*}" -lt 55 ]
 }
+
+# raw REQUEST: sends REQUEST (printf %b escapes) as it stands on a new
+# connection to the front server and reads the answer until it closes (at
+# most RAW_TIMEOUT, 10 s); sets HTTP_STATUS, HEADERS and BODY. For what curl will not
+# send: a malformed request line, an unknown method.
+raw() {
+    local out="$TEST_DIR/raw.out" fd
+    # a new fd, never bats' own 3
+    exec {fd}<>"/dev/tcp/127.0.0.1/$HTTP_PORT"
+    printf '%b' "$1" >&"$fd"
+    timeout "${RAW_TIMEOUT:-10}" cat <&"$fd" >"$out" || true
+    exec {fd}<&-
+    HTTP_STATUS=$(head -1 "$out" | cut -d' ' -f2)
+    HEADERS=$(sed '/^\r$/q' "$out")
+    BODY=$(sed '1,/^\r$/d' "$out")
+}
+
+# expect_json_error STATUS CODE: the last answer (raw or http_ct) is the
+# contract's JSON error, sent as JSON, no HTML page.
+expect_json_error() {
+    local ct=${CONTENT_TYPE:-}
+    [ -n "${HEADERS:-}" ] && ct=$(grep -i '^Content-Type:' <<<"$HEADERS" | tr -d '\r' | cut -d' ' -f2-)
+    expect_status "$1" || return 1
+    [[ "$ct" == application/json* ]] ||
+        { echo "status $1 sent as '$ct': $BODY" >&2; return 1; }
+    ! grep -qi '<html' <<<"$BODY" || { echo "an HTML page: $BODY" >&2; return 1; }
+    [ "$(jqb .type)" = error ] && [ "$(jqb .error.code)" = "$2" ] ||
+        { echo "want code $2: $BODY" >&2; return 1; }
+}
+
+# check_front_errors: the front server's own refusals are JSON: a
+# malformed request line (400), a header over its limit (400 or 431) and a
+# path it does not serve (404).
+check_front_errors() {
+    local big
+    HEADERS=""
+    raw 'GET / HTTP/1.1 junk\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'
+    expect_json_error 400 225
+    big=$(head -c 20000 /dev/zero | tr '\0' a)
+    raw "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: $big\r\nConnection: close\r\n\r\n"
+    case $HTTP_STATUS in
+    400 | 431) expect_json_error "$HTTP_STATUS" 225 ;;
+    *) echo "oversized header: $HTTP_STATUS $BODY" >&2; return 1 ;;
+    esac
+    raw 'GET /no-such-file HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'
+    expect_json_error 404 214
+}
+
+# check_poller_down: with chat-poller killed (by its pid), /poll and
+# /events answer a JSON 502 or 503 with Retry-After, and work again once it
+# is restarted. (The suite's last test: it stops the poller.)
+check_poller_down() {
+    local path
+    HEADERS=""
+    kill -9 "$(cat "$TEST_DIR/poller.pid")"
+    for path in "/poll?sessionUUID=$A_SESSION&timeout=1" "/events?sessionUUID=$A_SESSION"; do
+        raw "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $A_KEY\r\nConnection: close\r\n\r\n"
+        case $HTTP_STATUS in
+        502 | 503) expect_json_error "$HTTP_STATUS" 224 ;;
+        *) echo "$path with the poller down: $HTTP_STATUS $BODY" >&2; return 1 ;;
+        esac
+        grep -qi '^Retry-After: [1-9]' <<<"$HEADERS"
+    done
+    stack_poller_start "$TEST_DIR"
+    HEADERS=""
+    stack_wait_for 10 bash -c "curl -sf -H 'Authorization: Bearer $A_KEY' '$BASE/poll?sessionUUID=$A_SESSION&timeout=0'"
+}

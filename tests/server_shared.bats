@@ -38,9 +38,9 @@ teardown_file() {
     stack_teardown
 }
 
-@test "shared: the document root holds only .htaccess, chat.fcgi and web/; no chat-poller" {
+@test "shared: the document root holds only .htaccess, chat.fcgi, errors/ and web/; no chat-poller" {
     check_np_no_poller
-    want=$( (echo .htaccess; echo chat.fcgi; ls -A "$ROOT/web") | sort)
+    want=$( (echo .htaccess; echo chat.fcgi; echo errors; ls -A "$ROOT/web") | sort)
     have=$(ls -A "$TEST_DIR/shared/public_html" | sort)
     [ "$want" = "$have" ] || { diff <(echo "$want") <(echo "$have") >&2; return 1; }
     cmp "$ROOT/$BUILD/chat.fcgi" "$TEST_DIR/shared/public_html/chat.fcgi"
@@ -118,7 +118,7 @@ probe_dir() {
 @test "shared, wrapper: chat.fcgi.wrapper reads chat.env above the document root; the host sets nothing" {
     # nothing in the host's config, nothing but the wrapper in the document root
     [ ! -s "$W_DIR/apache/fcgid-env.conf" ]
-    want=$( (echo .htaccess; echo chat.fcgi; ls -A "$ROOT/web") | sort)
+    want=$( (echo .htaccess; echo chat.fcgi; echo errors; ls -A "$ROOT/web") | sort)
     have=$(ls -A "$W_DIR/shared/public_html" | sort)
     [ "$want" = "$have" ]
     cmp "$ROOT/deploy/shared-hosting/chat.fcgi.wrapper" "$W_DIR/shared/public_html/chat.fcgi"

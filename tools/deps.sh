@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential pkg-config libfcgi-dev libfcgi-bin spawn-fcgi
       libhiredis-dev libevent-dev libjson-c-dev uuid-dev libsodium-dev
-      nettle-dev libicu-dev lighttpd redis-server redis-tools bats curl jq ca-certificates)
+      nettle-dev libicu-dev lighttpd lighttpd-modules-lua redis-server redis-tools bats curl jq ca-certificates)
 if [ "${CHAT_WITH_BROWSER:-0}" = 1 ]; then
     PKGS+=(chromium)
     # The machine may ship Node.js with npm from another repository.

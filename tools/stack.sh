@@ -2,7 +2,8 @@
 # stack.sh - starts and stops the whole stack (redis-server, chat-poller,
 # and a front server running chat.fcgi) on 127.0.0.1, in one runtime
 # directory. Used by `make run` (`stack.sh run`, SERVER=... TLS=1) and
-# sourced by tests/helpers.bash.
+# sourced by tests/helpers.bash. `stack.sh run` keeps its data in
+# STACK_RUN_DIR (./var by default).
 #   stack_start DIR HTTP_PORT REDIS_PORT   (BUILD=build/release by default,
 #                                           STACK_SERVER=lighttpd by default)
 #   stack_stop DIR REDIS_PORT
@@ -19,7 +20,9 @@
 #               web/ (mod_fcgid)
 # The last three run no chat-poller: chat.fcgi answers /poll itself.
 # Each is started in the foreground and stopped by the PID it was started
-# with.
+# with, never through a port: a port something else already listens on is
+# refused (one line on stderr) before anything starts, and a process that
+# answers on our port is checked to be the one we started.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # A free loopback TCP port (nothing answers on it right now), below the
@@ -37,6 +40,44 @@ stack_free_port() {
         fi
     done
     return 1
+}
+
+# stack_port_busy PORT: 0 (true) when something accepts on 127.0.0.1:PORT
+# (a listener on 0.0.0.0 or [::] too: it would take our connections).
+stack_port_busy() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# stack_port_check PORT WHAT: refuses a port already in use with one line
+# naming it; WHAT is what we wanted it for.
+stack_port_check() {
+    stack_port_busy "$1" || return 0
+    echo "stack: 127.0.0.1:$1 is already in use by another process (wanted for $2); not starting it" >&2
+    return 1
+}
+
+# stack_pid_of PIDFILE NAME: prints the pid in PIDFILE when that process is
+# alive and is NAME (its command line names it); fails otherwise, e.g. for
+# a pid file left by a killed run whose pid now belongs to someone else.
+stack_pid_of() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
+    echo "$pid"
+}
+
+# stack_wait_up PID SECONDS CMD...: as stack_wait_for, but fails at once
+# when PID (what we just started) has exited, e.g. because its port or
+# socket was taken.
+stack_wait_up() {
+    local pid=$1 deadline=$(( $(date +%s) + $2 ))
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        kill -0 "$pid" 2>/dev/null || return 1
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
 }
 
 # stack_spawn CMD...: runs CMD in the background with every inherited fd
@@ -62,23 +103,30 @@ stack_wait_for() {
 }
 
 stack_redis_start() { # DIR PORT  (STACK_REDIS_CONF: a config file read first)
-    local dir=$1 port=$2
+    local dir=$1 port=$2 pid
+    stack_port_check "$port" redis-server || return 1
     mkdir -p "$dir/redis"
     stack_spawn redis-server ${STACK_REDIS_CONF:+"$STACK_REDIS_CONF"} \
         --port "$port" --bind 127.0.0.1 \
         --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
         --dir "$dir/redis" --appendonly yes --appendfsync everysec --save '' \
         --maxclients 10000 --daemonize no --logfile "$dir/redis.log"
-    echo $! > "$dir/redis.pid"
-    stack_wait_for 10 redis-cli -p "$port" ping
+    pid=$!
+    echo "$pid" > "$dir/redis.pid"
+    # up when the Redis on the port is this one (another may have taken the
+    # port since the check: ours then exits)
+    stack_wait_up "$pid" 10 stack_redis_is "$port" "$pid"
 }
 
+# stack_redis_is PORT PID: the Redis answering on PORT is process PID.
+stack_redis_is() {
+    redis-cli -p "$1" info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$2"
+}
+
+# SIGTERM to our own redis-server: it writes the AOF and exits (never a
+# SHUTDOWN sent to whatever answers on the port).
 stack_redis_stop() { # DIR PORT
-    local dir=$1 port=$2 pid
-    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-    pid=$(cat "$dir/redis.pid" 2>/dev/null) || return 0
-    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
-    rm -f "$dir/redis.pid"
+    stack_stop_pid "$1/redis.pid" TERM redis-server
 }
 
 stack_poller_start() { # DIR
@@ -90,16 +138,11 @@ stack_poller_start() { # DIR
     CHAT_POLLER_SOCKET="$dir/poller.sock" stack_spawn ${STACK_WRAP:-} "$bin" \
         2>>"$dir/poller.log"
     echo $! > "$dir/poller.pid"
-    stack_wait_for 10 test -S "$dir/poller.sock"
+    stack_wait_up "$!" 10 test -S "$dir/poller.sock"
 }
 
 stack_poller_stop() { # DIR
-    local pid
-    pid=$(cat "$1/poller.pid" 2>/dev/null) || return 0
-    kill -TERM "$pid" 2>/dev/null
-    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    rm -f "$1/poller.pid"
+    stack_stop_pid "$1/poller.pid" TERM chat-poller
 }
 
 # --- TLS (STACK_TLS=1, make run TLS=1): lighttpd only ----------------------
@@ -139,31 +182,25 @@ stack_health() {
 stack_lighttpd_start() { # DIR HTTP_PORT
     local dir=$1 port=$2 conf=${STACK_LIGHTTPD_CONF:-$ROOT/lighttpd.conf}
     local tlsdir=${STACK_TLS_DIR:-$dir/tls}
+    stack_port_check "$port" lighttpd || return 1
     if [ "${STACK_TLS:-0}" = 1 ]; then
         stack_tls_cert "$tlsdir" || { echo "stack: openssl made no certificate" >&2; return 1; }
         conf=${STACK_LIGHTTPD_CONF:-$ROOT/deploy/lighttpd-tls.conf}
     fi
+    # STACK_FCGI_BIN: another program for lighttpd to spawn as chat.fcgi
+    # (tests/edge_errors.bats: one that can be kept from restarting)
     CHAT_ROOT="$ROOT" CHAT_RUN="$dir" CHAT_HTTP_PORT="$port" \
-    CHAT_FCGI_BIN="$ROOT/${BUILD:-build/release}/chat.fcgi" \
+    CHAT_FCGI_BIN="${STACK_FCGI_BIN:-$ROOT/${BUILD:-build/release}/chat.fcgi}" \
     CHAT_TLS_CERT="$tlsdir/cert.pem" CHAT_TLS_KEY="$tlsdir/key.pem" \
         stack_spawn lighttpd -D -f "$conf" 2>>"$dir/lighttpd-stderr.log"
     echo $! > "$dir/lighttpd.pid.bg"
-    stack_wait_for 15 stack_health "$dir" "$port"
+    stack_wait_up "$!" 15 stack_health "$dir" "$port"
 }
 
+# lighttpd sends SIGTERM to chat.fcgi; stack_stop_pid lets it exit (and
+# LSan report).
 stack_lighttpd_stop() { # DIR
-    local pid kids k
-    pid=$(cat "$1/lighttpd.pid.bg" 2>/dev/null) || return 0
-    kids=$(pgrep -P "$pid" || true)
-    kill -TERM "$pid" 2>/dev/null
-    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    # lighttpd sends SIGTERM to chat.fcgi; let it exit (and LSan report).
-    for k in $kids; do
-        stack_wait_for 10 bash -c "! kill -0 $k" || kill -9 "$k" 2>/dev/null
-    done
-    rm -f "$1/lighttpd.pid.bg"
-    return 0
+    stack_stop_pid "$1/lighttpd.pid.bg" TERM lighttpd
 }
 
 # The settings chat.fcgi reads (README, Configuration) that a front server
@@ -199,18 +236,26 @@ stack_pids_below() {
     done
 }
 
-# stack_stop_pid PIDFILE [SIGNAL]: stops the process started with that pid
-# file and waits for it and for what it had started (so a sanitizer build
-# writes its reports); the file goes away.
+# stack_stop_pid PIDFILE [SIGNAL [NAME]]: stops the process started with
+# that pid file and waits for it and for what it had started (so a
+# sanitizer build writes its reports); the file goes away. With NAME, a pid
+# that is no longer a NAME process (it exited and the pid was reused) is
+# left alone.
 stack_stop_pid() {
     local pidf=$1 sig=${2:-TERM} pid kids k
     pid=$(cat "$pidf" 2>/dev/null) || return 0
+    if [ -n "${3:-}" ] && ! pid=$(stack_pid_of "$pidf" "$3"); then
+        rm -f "$pidf"
+        return 0
+    fi
     kids=$(stack_pids_below "$pid")
-    kill -"$sig" "$pid" 2>/dev/null
-    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    # (each may fail harmlessly, under set -e too: gone already, or not
+    # our child when a test restarts it)
+    kill -"$sig" "$pid" 2>/dev/null || true
+    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
     for k in $kids; do
-        stack_wait_for 10 bash -c "! kill -0 $k" || kill -9 "$k" 2>/dev/null
+        stack_wait_for 10 bash -c "! kill -0 $k" || kill -9 "$k" 2>/dev/null || true
     done
     rm -f "$pidf"
     return 0
@@ -275,6 +320,7 @@ stack_apache_prep() {
 # foreground (pid in DIR/apache.pid.bg) and waits for /health.
 stack_apache_run() {
     local dir=$1 port=$2 conf=$3
+    stack_port_check "$port" apache2 || return 1
     CHAT_ROOT="$ROOT" CHAT_RUN="$dir" CHAT_HTTP_PORT="$port" \
     CHAT_FCGI_BIN="$ROOT/${BUILD:-build/release}/chat.fcgi" \
     CHAT_APACHE_MODULES="${STACK_APACHE_MODULES:-/usr/lib/apache2/modules}" \
@@ -282,7 +328,7 @@ stack_apache_run() {
         stack_spawn "${STACK_APACHE_BIN:-$(stack_sbin apache2)}" \
         -f "$conf" -DFOREGROUND 2>>"$dir/apache-stderr.log"
     echo $! > "$dir/apache.pid.bg"
-    stack_wait_for 15 stack_health "$dir" "$port"
+    stack_wait_up "$!" 15 stack_health "$dir" "$port"
 }
 
 stack_apache_start() { # DIR HTTP_PORT
@@ -335,6 +381,8 @@ stack_shared_start() { # DIR HTTP_PORT
     chmod 755 "$home" "$docroot"
     cp "$sh/.htaccess" "$docroot/.htaccess"
     cp -R "$ROOT/web/." "$docroot/"
+    mkdir -p "$docroot/errors"
+    cp "$ROOT"/deploy/errors/*.json "$docroot/errors/"
     chmod -R a+rX "$docroot"
     : > "$dir/apache/fcgid-env.conf"
     if [ "${STACK_SHARED_LAYOUT:-wrapper}" = binary ]; then
@@ -361,7 +409,7 @@ stack_shared_start() { # DIR HTTP_PORT
 stack_apache_stop() { # DIR
     local f
     # SIGTERM: Apache stops its children, mod_fcgid's SIGTERM ends chat.fcgi
-    stack_stop_pid "$1/apache.pid.bg" TERM
+    stack_stop_pid "$1/apache.pid.bg" TERM "$(basename "${STACK_APACHE_BIN:-apache2}")"
     for f in "$1"/apache/san/*; do
         [ -e "$f" ] && mv "$f" "$1/"
     done
@@ -389,6 +437,7 @@ stack_subst() {
 stack_nginx_start() { # DIR HTTP_PORT
     local dir=$1 port=$2 user group own=() wuser="" wgroup=""
     local bin="$ROOT/${BUILD:-build/release}/chat.fcgi"
+    stack_port_check "$port" nginx || return 1
     user=$(stack_www_user)
     group=$(id -gn "$user")
     mkdir -p "$dir/nginx"
@@ -404,7 +453,7 @@ stack_nginx_start() { # DIR HTTP_PORT
     stack_spawn spawn-fcgi -n -s "$dir/chat-fcgi.sock" -M 0600 "${own[@]}" \
         -- ${STACK_WRAP:-} "$bin" 2>>"$dir/chat-fcgi.log"
     echo $! > "$dir/chat-fcgi.pid"
-    stack_wait_for 10 test -S "$dir/chat-fcgi.sock" || return 1
+    stack_wait_up "$!" 10 test -S "$dir/chat-fcgi.sock" || return 1
     stack_subst "${STACK_NGINX_CONF:-$ROOT/deploy/nginx.conf.in}" \
         "$dir/nginx/nginx.conf" "CHAT_ROOT=$ROOT" "CHAT_RUN=$dir" \
         "CHAT_HTTP_PORT=$port" "CHAT_WWW_USER=$wuser" "CHAT_WWW_GROUP=$wgroup"
@@ -412,13 +461,13 @@ stack_nginx_start() { # DIR HTTP_PORT
         -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log" -g 'daemon off;' \
         2>>"$dir/nginx-stderr.log"
     echo $! > "$dir/nginx.pid.bg"
-    stack_wait_for 15 curl -sf "http://127.0.0.1:$port/health"
+    stack_wait_up "$!" 15 curl -sf "http://127.0.0.1:$port/health"
 }
 
 stack_nginx_stop() { # DIR
     # SIGTERM: fast shutdown (SIGQUIT would wait for every held poll)
-    stack_stop_pid "$1/nginx.pid.bg" TERM
-    stack_stop_pid "$1/chat-fcgi.pid" TERM
+    stack_stop_pid "$1/nginx.pid.bg" TERM "$(basename "${STACK_NGINX_BIN:-nginx}")"
+    stack_stop_pid "$1/chat-fcgi.pid" TERM chat.fcgi
     rm -f "$1/chat-fcgi.sock"
     return 0
 }
@@ -457,9 +506,32 @@ stack_server_start() { # DIR HTTP_PORT SERVER
     esac
 }
 
+# The pid files the stack writes into DIR, each with the program it names.
+STACK_PIDFILES=(redis.pid:redis-server poller.pid:chat-poller
+    lighttpd.pid.bg:lighttpd apache.pid.bg:apache2 nginx.pid.bg:nginx
+    chat-fcgi.pid:chat.fcgi)
+
+# stack_claim DIR: refuses a DIR in which a stack still runs (a second
+# `make run`); pid files left by a killed one are removed, so that no stop
+# ever signals a pid that is now someone else's.
+stack_claim() {
+    local f pid
+    for f in "${STACK_PIDFILES[@]}"; do
+        if pid=$(stack_pid_of "$1/${f%%:*}" "${f#*:}"); then
+            echo "stack: ${f#*:} (pid $pid) already runs in $1; stop it first" >&2
+            return 1
+        fi
+        rm -f "$1/${f%%:*}"
+    done
+}
+
 stack_start() { # DIR HTTP_PORT REDIS_PORT
     local dir=$1 http=$2 redis=$3 server=${STACK_SERVER:-lighttpd}
     mkdir -p "$dir"
+    stack_claim "$dir" || return 1
+    # both ports first: nothing starts when either is taken
+    stack_port_check "$redis" redis-server || return 1
+    stack_port_check "$http" "$server" || return 1
     # STACK_REDIS_UNIX=1: the programs reach Redis over its unix socket.
     if [ "${STACK_REDIS_UNIX:-0}" = 1 ]; then
         export REDIS_ADDRESS="$dir/redis.sock"
@@ -491,7 +563,7 @@ stack_stop() { # DIR REDIS_PORT
 }
 
 stack_run() {
-    local dir="$ROOT/var" http=${CHAT_HTTP_PORT:-8080} redis=${CHAT_REDIS_PORT:-6390}
+    local dir=${STACK_RUN_DIR:-$ROOT/var} http=${CHAT_HTTP_PORT:-8080} redis=${CHAT_REDIS_PORT:-6390}
     local server=${SERVER:-${STACK_SERVER:-lighttpd}} url
     case $server in
     lighttpd | apache | nginx | cgi | apache-cgi | shared) ;;
@@ -515,7 +587,12 @@ stack_run() {
         fi ;;
     esac
     export STACK_REDIS_UNIX=${STACK_REDIS_UNIX:-1}
+    # a stack already running in the directory is another run's: refused
+    # here, before anything of ours could stop it
+    mkdir -p "$dir"
+    stack_claim "$dir" || exit 1
     trap 'echo; echo "stopping..."; stack_stop "$dir" "$redis"; exit 0' INT TERM
+    # a refused port starts nothing; a later failure stops what did start
     stack_start "$dir" "$http" "$redis" || { stack_stop "$dir" "$redis"; exit 1; }
     url=$(stack_url "$dir" "$http" /)
     echo "chat is up behind $server: $url  (logs in $dir; Ctrl-C stops)"

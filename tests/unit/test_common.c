@@ -170,9 +170,19 @@ static void test_errors(void)
     int retry = 0;
 
     for (int i = 1; i < CHAT_E__MAX; i++) {
+        char fixed[CHAT_ERROR_FIXED_MAX];
         CHECK(chat_err_status((enum chat_err)i) >= 400);
         CHECK(chat_err_text((enum chat_err)i) != NULL);
+        /* the allocation-free body is the same bytes */
+        jbuf_init(&b);
+        chat_fail(&e, (enum chat_err)i, NULL);
+        chat_error_json(&b, &e);
+        CHECK(chat_error_json_fixed((enum chat_err)i, fixed, sizeof fixed) ==
+                  b.len &&
+              memcmp(fixed, b.data, b.len) == 0);
+        jbuf_free(&b);
     }
+    CHECK(chat_error_json_fixed(CHAT_E_INTERNAL, (char[8]){0}, 8) == 0);
     CHECK(chat_err_from_script("CHAT429:rate 7", &retry) == CHAT_E_MSG_RATE &&
           retry == 7);
     CHECK(chat_err_from_script("CHAT401:keyx", &retry) == CHAT_E_INTERNAL);
