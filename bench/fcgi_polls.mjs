@@ -4,34 +4,15 @@
 // latency (p50/p99/max), delivery latency from the POST to each poller
 // (p50/p99/max), and duplicates/missing over every (poller, message).
 // Env: BASE, CLIENTS (20), DURATION (20), INTERVAL (250), TIMEOUT (25).
+import { client, pct } from "./chat_client.mjs";
+
 const BASE = process.env.BASE;
 const CLIENTS = Number(process.env.CLIENTS || 20);
 const DURATION = Number(process.env.DURATION || 20);
 const INTERVAL = Number(process.env.INTERVAL || 250);
 const TIMEOUT = Number(process.env.TIMEOUT || 25);
+const { api, user } = client(BASE);
 
-async function api(body, key) {
-  const headers = { "Content-Type": "application/json" };
-  if (key) headers.Authorization = `Bearer ${key}`;
-  const res = await fetch(`${BASE}/api`, { method: "POST", headers, body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30000) });
-  const j = await res.json();
-  if (!res.ok) throw new Error(`${body.type}: ${res.status} ${JSON.stringify(j)}`);
-  return j;
-}
-
-async function user(name) {
-  const s = (await api({ type: "ready" })).ready.sessionUUID;
-  const a = await api({ type: "signIn", sessionUUID: s, signIn: { username: name, password: "pw" } });
-  const key = a.authorized.accessKey;
-  await api({ type: "channelJoin", sessionUUID: s, channelJoin: { recipientUUID: "" } }, key);
-  return { s, key };
-}
-
-const pct = (v, p) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
-};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const tag = `b${process.pid}`;

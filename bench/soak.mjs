@@ -5,44 +5,24 @@
 // sender's in order. Prints messages/s, send->receive p50/p99, errors,
 // duplicates, missing and out-of-order.
 // Env: BASE, CLIENTS (200), RATE (20 msg/s in all), DURATION (300 s).
+import { client, pct } from "./chat_client.mjs";
+
 const BASE = process.env.BASE;
 const CLIENTS = Number(process.env.CLIENTS || 200);
 const RATE = Number(process.env.RATE || 20);
 const DURATION = Number(process.env.DURATION || 300);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const chat = client(BASE);
+const api = chat.api;
 const errors = new Map(); // "status code" -> count
 
 function error(what) {
   errors.set(what, (errors.get(what) || 0) + 1);
 }
 
-async function api(body, key) {
-  const headers = { "Content-Type": "application/json" };
-  if (key) headers.Authorization = `Bearer ${key}`;
-  const res = await fetch(`${BASE}/api`, { method: "POST", headers, body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30000) });
-  const j = await res.json();
-  if (!res.ok) {
-    const e = new Error(`${body.type}: ${res.status} ${JSON.stringify(j)}`);
-    e.status = res.status;
-    e.code = j.error && j.error.code;
-    throw e;
-  }
-  return j;
-}
-
 async function user(name) {
-  const s = (await api({ type: "ready" })).ready.sessionUUID;
-  const a = await api({ type: "signIn", sessionUUID: s, signIn: { username: name, password: "pw" } });
-  const key = a.authorized.accessKey;
-  await api({ type: "channelJoin", sessionUUID: s, channelJoin: { recipientUUID: "" } }, key);
-  return { name, s, key, seen: new Set(), lastSeq: new Map(), dup: 0, disorder: 0 };
+  return { ...(await chat.user(name)), name, seen: new Set(), lastSeq: new Map(), dup: 0, disorder: 0 };
 }
-
-const pct = (v, p) => {
-  const s = Float64Array.from(v).sort();
-  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
-};
 
 const tag = `s${process.pid}`;
 const clients = [];
