@@ -47,6 +47,10 @@ setup_file() {
 
 teardown_file() {
     local p k
+    # a fault still running (its phase failed early) would start lighttpd,
+    # Redis or the poller again after the stop below: let it end first
+    p=$(cat "$FAULT_DIR/fault.pid" 2>/dev/null) &&
+        stack_wait_for 20 bash -c "! kill -0 $p" || true
     kill -CONT "$(cat "$TEST_DIR/redis.pid")" 2>/dev/null || true
     while read -r p; do
         k=$(stack_pids_below "$p")
@@ -91,7 +95,11 @@ phase() {
     e0=$(wc -l <"$FAULT_DIR/errors")
     t0=$(date +%s%N)
     for i in $(seq 1 "$count"); do
-        [ "$i" = $(( count / 3 )) ] && { "fault_$fault" </dev/null >>"$FAULT_DIR/fault.log" 2>&1 3>&- & fpid=$!; }
+        [ "$i" = $(( count / 3 )) ] && {
+            "fault_$fault" </dev/null >>"$FAULT_DIR/fault.log" 2>&1 3>&- &
+            fpid=$!
+            echo "$fpid" >"$FAULT_DIR/fault.pid"
+        }
         case $(( i % 10 )) in
         7 | 9) fault_send "$A_KEY" "$B_UUID" "f$n-$i a to b" private ;;
         8) fault_send "$B_KEY" "$A_UUID" "f$n-$i b to a" private ;;

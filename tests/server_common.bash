@@ -211,13 +211,30 @@ check_front_errors() {
     expect_json_error 404 214
 }
 
-# check_poller_down: with chat-poller killed (by its pid), /poll and
-# /events answer a JSON 502 or 503 with Retry-After, and work again once it
-# is restarted. (The suite's last test: it stops the poller.)
+# check_poller_down: a poll held when chat-poller is killed (by its pid),
+# and /poll and /events while it is down, answer a JSON 502 or 503 with
+# Retry-After; they work again once it is restarted. (The suite's last
+# test: it stops the poller.)
 check_poller_down() {
-    local path
+    local path held
     HEADERS=""
+    # a poll held when the poller dies is answered too, as JSON
+    poll A "" 0
+    curl -s -D "$TEST_DIR/held.head" -o "$TEST_DIR/held.body" --max-time 20 \
+        -H "Authorization: Bearer $A_KEY" \
+        "$BASE/poll?sessionUUID=$A_SESSION&cursor=$CURSOR&timeout=15" 3>&- &
+    held=$!
+    sleep 0.5
     kill -9 "$(cat "$TEST_DIR/poller.pid")"
+    wait "$held" || true
+    HTTP_STATUS=$(head -1 "$TEST_DIR/held.head" | cut -d' ' -f2)
+    HEADERS=$(cat "$TEST_DIR/held.head")
+    BODY=$(cat "$TEST_DIR/held.body")
+    case $HTTP_STATUS in
+    502 | 503) expect_json_error "$HTTP_STATUS" 224 ;;
+    *) echo "a held poll when the poller died: $HTTP_STATUS $BODY" >&2; return 1 ;;
+    esac
+    grep -qi '^Retry-After: [1-9]' <<<"$HEADERS"
     for path in "/poll?sessionUUID=$A_SESSION&timeout=1" "/events?sessionUUID=$A_SESSION"; do
         raw "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $A_KEY\r\nConnection: close\r\n\r\n"
         case $HTTP_STATUS in

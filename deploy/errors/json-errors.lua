@@ -1,9 +1,10 @@
 -- json-errors.lua - lighttpd (mod_magnet, magnet.attract-response-start-to):
 -- every error lighttpd answers itself is the contract's JSON error, never
--- its HTML page: a backend (chat.fcgi, chat-poller) down, restarting or
--- too slow (502/503/504, with Retry-After), a request it refuses before
--- any backend sees it (400 malformed, 408, 413, 414, 431, 501 ...), and an
--- address over its connection limit (429, per-ip-limit.lua).
+-- its HTML page: a backend (chat.fcgi, chat-poller) down, restarting,
+-- dead in the middle of a request or too slow (502/503/504, with
+-- Retry-After), a request it refuses before any backend sees it (400
+-- malformed, 408, 413, 414, 431, 501 ...), and an address over its
+-- connection limit (429, per-ip-limit.lua).
 -- The bodies are the files beside this script (<status>.json, the same
 -- ones Apache's ErrorDocument and nginx's error_page send); a status
 -- without one gets 400.json or 503.json by its class, keeping its status.
@@ -17,6 +18,15 @@ end
 local ctype = r.resp_header["Content-Type"]
 if ctype and ctype:find("^application/json") then
   return 0
+end
+-- lighttpd's own 500 on a backend route means the backend died before it
+-- answered (killed, restarting): a 502 the client may retry, not a fault
+-- of its request
+local path = (r.req_attr["request.orig-uri"] or ""):match("^[^?]*")
+if status == 500 and (path:match("^/api$") or path:match("^/health$")
+    or path:match("^/poll$") or path:match("^/events$")
+    or path:match("^/metrics$") or path:match("^/cgi%-bin/chat%.cgi")) then
+  status = 502
 end
 
 -- (mod_magnet names the chunk by its path, without Lua's "@")
