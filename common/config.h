@@ -31,8 +31,8 @@ struct config {
     int fcgi_poll;            /* CHAT_FCGI_POLL: chat.fcgi answers /poll */
     int users_cache_ms;       /* CHAT_USERS_CACHE_MS: reuse a users page, ms */
     int sse_heartbeat;        /* CHAT_SSE_HEARTBEAT: SSE comment every N s */
-    int poller_idle; /* CHAT_POLLER_IDLE: s to send a request (poller) */
-    int poller_max_conns;    /* CHAT_POLLER_MAX_CONNS: client connections */
+    int poller_idle;      /* CHAT_POLLER_IDLE: s to send a request (poller) */
+    int poller_max_conns; /* CHAT_POLLER_MAX_CONNS: client connections */
     int poller_head_timeout; /* CHAT_POLLER_HEAD_TIMEOUT: s for a first head */
 };
 

@@ -178,7 +178,8 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
         return NULL; /* evhttp tries its own, untimed */
     if (fresh_len == fresh_cap) {
         size_t cap = fresh_cap ? fresh_cap * 2 : 64;
-        struct bufferevent **n = realloc(fresh, cap * sizeof *n);
+        struct bufferevent **n =
+            realloc(fresh, cap * sizeof(struct bufferevent *));
 
         if (!n)
             return bev;

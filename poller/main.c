@@ -220,8 +220,7 @@ int main(int argc, char **argv)
     base = new_base();
     http = base ? evhttp_new(base) : NULL;
     if (!http || http_setup(http, &cfg) || conns_init(base, http, &cfg) ||
-        waiters_init(base, &cfg) ||
-        feed_start(base, &cfg, &hooks)) {
+        waiters_init(base, &cfg) || feed_start(base, &cfg, &hooks)) {
         log_err("initialisation failed");
         goto out;
     }
