@@ -1,13 +1,8 @@
 // cors.mjs - opens tests/web/cors/ in Debian's chromium from an allowed
 // origin (ALLOWED) and from one that is not (DENIED); prints both results.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./harness.mjs";
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 try {
   for (const [label, origin] of [["allowed", process.env.ALLOWED], ["denied", process.env.DENIED]]) {
     const page = await browser.newPage();

@@ -10,7 +10,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { check, launchChromium, until as untilMs } from "./harness.mjs";
 
 const BASE = process.env.BASE;
 if (!BASE) {
@@ -22,12 +22,7 @@ mkdirSync(ART, { recursive: true });
 const T = 15000; // a push must show up within this
 const started = Date.now();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 
 const pages = {};
 const problems = []; // page errors and CSP violations, from every page
@@ -56,24 +51,8 @@ async function fail(err) {
   process.exit(1);
 }
 
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-}
-
-async function until(fn, what, timeout = T) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out: ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+// a push must show up within T unless told otherwise
+const until = (fn, what, timeout = T) => untilMs(fn, what, timeout);
 
 async function open(name, viewport = { width: 1280, height: 720 }) {
   const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "UTC" });

@@ -7,7 +7,7 @@
 //   CHROMIUM  the browser binary (default /usr/bin/chromium)
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { check, launchChromium, until as untilMs } from "./harness.mjs";
 
 const BASE = process.env.BASE;
 if (!BASE) {
@@ -20,12 +20,7 @@ const TABS = 10;
 const SIGN_IN_MS = 2000; // every tab signs in within this
 const SHOW_MS = 1000; // and shows each message within this
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 const problems = [];
 const all = [];
 let step = 0;
@@ -35,24 +30,7 @@ function ok(what) {
   console.log(`ok ${step} - ${what}`);
 }
 
-function check(cond, what) {
-  if (!cond) throw new Error(what);
-}
-
-async function until(fn, what, timeout) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms: ${what} (last: ${last})`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = (fn, what, timeout) => untilMs(fn, what, timeout, 25);
 
 async function newTab(context, name) {
   const page = await context.newPage();
