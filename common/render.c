@@ -399,6 +399,24 @@ static int append_item(void *ctx, const char *json, size_t len,
     return 0;
 }
 
+void render_poll_answer(struct jbuf *b, const char *cursor, int reset,
+                        const char *items, size_t items_len, int poll_after_ms)
+{
+    jbuf_cstr(b, "{\"cursor\":");
+    jbuf_cstr_q(b, cursor);
+    if (reset)
+        jbuf_cstr(b, ",\"reset\":true");
+    jbuf_cstr(b, ",\"messages\":[");
+    if (items_len)
+        jbuf_raw(b, items, items_len);
+    jbuf_raw(b, "]", 1);
+    if (poll_after_ms > 0) {
+        jbuf_cstr(b, ",\"pollAfter\":");
+        jbuf_long(b, poll_after_ms);
+    }
+    jbuf_raw(b, "}", 1);
+}
+
 int render_poll_json(struct jbuf *b, const struct store_poll_result *r,
                      const char *session)
 {
@@ -412,14 +430,7 @@ int render_poll_json(struct jbuf *b, const struct store_poll_result *r,
         jbuf_free(&items);
         return -1;
     }
-    jbuf_cstr(b, "{\"cursor\":");
-    jbuf_cstr_q(b, cursor);
-    if (r->reset)
-        jbuf_cstr(b, ",\"reset\":true");
-    jbuf_cstr(b, ",\"messages\":[");
-    if (items.len)
-        jbuf_raw(b, items.data, items.len);
-    jbuf_cstr(b, "]}");
+    render_poll_answer(b, cursor, r->reset, items.data, items.len, 0);
     jbuf_free(&items);
     return jbuf_failed(b) ? -1 : 0;
 }

@@ -84,7 +84,14 @@ typedef int (*poll_item_fn)(void *ctx, const char *json, size_t len,
 long render_poll_each(const struct store_poll_result *r, const char *session,
                       poll_item_fn fn, void *ctx, char *final_cursor);
 
-/* The long-poll answer {"cursor":C,"messages":[...]} (+ "reset":true). */
+/* The long-poll answer, the one place its shape is written:
+ * {"cursor":C[,"reset":true],"messages":[items][,"pollAfter":N]}; items
+ * are the comma-joined objects (items_len 0 = none), poll_after_ms 0 =
+ * no pollAfter. */
+void render_poll_answer(struct jbuf *b, const char *cursor, int reset,
+                        const char *items, size_t items_len, int poll_after_ms);
+
+/* The long-poll answer of a poll result (render_poll_answer). */
 int render_poll_json(struct jbuf *b, const struct store_poll_result *r,
                      const char *session);
 

@@ -161,14 +161,7 @@ static void answer_empty(const struct pollreq *p, int poll_after_ms,
     char cur[CURSOR_MAX];
 
     cursor_format(cur, p->session, p->cur.sys, p->cur.jn, p->cur.pos);
-    jbuf_cstr(&rep->body, "{\"cursor\":");
-    jbuf_cstr_q(&rep->body, cur);
-    jbuf_cstr(&rep->body, ",\"messages\":[]");
-    if (poll_after_ms > 0) {
-        jbuf_cstr(&rep->body, ",\"pollAfter\":");
-        jbuf_long(&rep->body, poll_after_ms);
-    }
-    jbuf_cstr(&rep->body, "}");
+    render_poll_answer(&rep->body, cur, 0, NULL, 0, poll_after_ms);
 }
 
 /* Reads, and while nothing is due waits for a notification and reads

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "poller/channels.h"
+#include "poller/room.h"
 
 #define CHAN_BUCKETS  4096
 #define CHAN_NAME_MAX 200
@@ -58,6 +59,7 @@ void chan_maybe_free(struct chan *ch)
     for (pp = &buckets[bucket_of(ch->name)]; *pp; pp = &(*pp)->next_hash) {
         if (*pp == ch) {
             *pp = ch->next_hash;
+            room_free(ch->room);
             free(ch);
             count--;
             return;
@@ -87,6 +89,7 @@ void chan_free_all(void)
         struct chan *c = buckets[b], *next;
         for (; c; c = next) {
             next = c->next_hash;
+            room_free(c->room);
             free(c);
         }
         buckets[b] = NULL;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <time.h>
 
+struct room;
 struct waiter;
 
 enum chan_sub {
@@ -25,8 +26,10 @@ struct chan {
     enum chan_sub sub;
     int want_sub; /* resubscribe once the UNSUBSCRIBE is acked */
     unsigned long long confirmed_seq; /* feed seq of the SUBSCRIBE ack */
-    unsigned long long wake_seq;      /* feed seq of the last wake */
-    time_t idle_since;                /* refs dropped to 0 at */
+    unsigned long long wake_seq;      /* feed seq of the last message wake */
+    unsigned long long event_seq;     /* feed seq of the last sys event */
+    struct room *room; /* its rendered messages (room.c), NULL = none yet */
+    time_t idle_since; /* refs dropped to 0 at */
     char name[];
 };
 
@@ -37,7 +40,8 @@ struct chan *chan_find(const char *name);
  * longer than 200 bytes. The entry is owned by this module. */
 struct chan *chan_get(const char *name);
 
-/* Frees ch when nothing refers to it (no refs, no waiters, unsubscribed). */
+/* Frees ch (and its room) when nothing refers to it (no refs, no
+ * waiters, unsubscribed). */
 void chan_maybe_free(struct chan *ch);
 
 /* Calls fn for every entry; fn may free the entry it is given. */

@@ -56,6 +56,7 @@ static struct event *stall_ev;
 static unsigned long long seq;
 static unsigned long long wake_confirmed_seq; /* rcg:wake ack, 0 = none */
 static unsigned long long sys_wake_seq;       /* last scope "*" wake */
+static unsigned long long event_seq;          /* last rcg:wake, any scope */
 static unsigned long long ks_confirmed_seq;   /* keyspace PSUBSCRIBE ack */
 static char ks_pattern[STORE_KEY_MAX];        /* every chat list's channel */
 static int stopping;
@@ -298,15 +299,19 @@ static void on_message(const char *name, const char *payload, size_t len)
 
     metrics.wakes++;
     if (strcmp(name, STORE_WAKE_CHANNEL) == 0) {
+        event_seq = ++seq;
         if (strcmp(payload, "*") == 0) {
-            sys_wake_seq = ++seq;
+            sys_wake_seq = event_seq;
             if (hooks.wake)
                 hooks.wake(NULL, FEED_WAKE_EVENT);
             return;
         }
         ch = chan_find(payload); /* an event scoped to one channel */
-        if (ch)
-            wake_chan(ch, FEED_WAKE_EVENT);
+        if (ch) {
+            ch->event_seq = event_seq;
+            if (hooks.wake)
+                hooks.wake(ch, FEED_WAKE_EVENT);
+        }
         return;
     }
     ch = chan_find(name);
@@ -318,8 +323,10 @@ static void on_message(const char *name, const char *payload, size_t len)
     wake_chan(ch, FEED_WAKE_MESSAGE);
 }
 
-/* A keyspace notification: a chat list was written. */
-static void on_list_write(const char *name)
+/* A keyspace notification: a chat list was written. An append (both
+ * servers RPUSH) is a new message; anything else (DEL, LTRIM, LSET,
+ * expiry...) moved the positions the poller keeps. */
+static void on_list_write(const char *name, const char *op)
 {
     const char *channel = store_keyspace_channel_of(name, cfg->redis_db);
     struct chan *ch = channel ? chan_find(channel) : NULL;
@@ -328,7 +335,8 @@ static void on_list_write(const char *name)
         return;
     metrics.keyspace_wakes++;
     probe_cancel(ch->name);
-    wake_chan(ch, FEED_WAKE_MESSAGE);
+    wake_chan(ch,
+              strcmp(op, "rpush") == 0 ? FEED_WAKE_MESSAGE : FEED_WAKE_REWRITE);
 }
 
 /* One callback for every subscription: [kind, channel, count|payload],
@@ -350,8 +358,9 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
         int str = p->type == REDIS_REPLY_STRING;
         on_message(r->element[1]->str, str ? p->str : "", str ? p->len : 0);
     } else if (strcasecmp(kind, "pmessage") == 0) {
-        if (r->elements == 4 && r->element[2]->type == REDIS_REPLY_STRING)
-            on_list_write(r->element[2]->str);
+        if (r->elements == 4 && r->element[2]->type == REDIS_REPLY_STRING &&
+            r->element[3]->type == REDIS_REPLY_STRING)
+            on_list_write(r->element[2]->str, r->element[3]->str);
     } else if (strcasecmp(kind, "subscribe") == 0 ||
                strcasecmp(kind, "psubscribe") == 0) {
         on_sub_ack(r->element[1]->str);
@@ -421,15 +430,37 @@ unsigned long long feed_seq(void)
     return seq;
 }
 
-int feed_read_is_fresh(const struct chan *ch, unsigned long long sent)
+/* Every notification of ch (NULL = none) reaches us since before sent. */
+static int subscribed_since(const struct chan *ch, unsigned long long sent)
+{
+    if (!ks_confirmed_seq || ks_confirmed_seq > sent)
+        return 0;
+    return !ch || (ch->sub == CHAN_SUBSCRIBED && ch->confirmed_seq <= sent);
+}
+
+int feed_events_fresh(const struct chan *ch, unsigned long long sent)
 {
     if (!wake_confirmed_seq || wake_confirmed_seq > sent ||
-        sys_wake_seq > sent || !ks_confirmed_seq || ks_confirmed_seq > sent)
+        sys_wake_seq > sent || !subscribed_since(ch, sent))
         return 0;
-    if (!ch)
-        return 1;
-    return ch->sub == CHAN_SUBSCRIBED && ch->confirmed_seq <= sent &&
-           ch->wake_seq <= sent;
+    return !ch || ch->event_seq <= sent;
+}
+
+int feed_no_event_since(unsigned long long sent)
+{
+    return wake_confirmed_seq && wake_confirmed_seq <= sent &&
+           event_seq <= sent;
+}
+
+int feed_messages_fresh(const struct chan *ch, unsigned long long sent)
+{
+    return subscribed_since(ch, sent) && ch->wake_seq <= sent;
+}
+
+int feed_read_is_fresh(const struct chan *ch, unsigned long long sent)
+{
+    return feed_events_fresh(ch, sent) &&
+           (!ch || feed_messages_fresh(ch, sent));
 }
 
 /* --- keyspace notifications: on, or switched on, or off --- */

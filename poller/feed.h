@@ -25,6 +25,7 @@ enum feed_wake {
     FEED_WAKE_MESSAGE,    /* PUBLISH on the chat channel: a new message */
     FEED_WAKE_EVENT,      /* rcg:wake: a sys event of that scope */
     FEED_WAKE_SUBSCRIBED, /* (re)subscribed: anything may have been missed */
+    FEED_WAKE_REWRITE,    /* the chat list changed other than by an append */
 };
 
 struct feed_hooks {
@@ -61,6 +62,15 @@ unsigned long long feed_seq(void);
 /* 1 when a read sent at sequence sent cannot have missed a wake of the
  * sys scopes or of ch (NULL = the session follows no channel). */
 int feed_read_is_fresh(const struct chan *ch, unsigned long long sent);
+
+/* The two halves of it: no sys event of scope "*" or ch (NULL = none)
+ * since sent; no new message of ch since sent. */
+int feed_events_fresh(const struct chan *ch, unsigned long long sent);
+int feed_messages_fresh(const struct chan *ch, unsigned long long sent);
+
+/* 1 when no sys event of any scope came since sent (a join announces
+ * itself on the channel joined, which the session did not follow yet). */
+int feed_no_event_since(unsigned long long sent);
 
 /* A waiter starts / stops following ch (subscribes on the first). */
 void feed_follow(struct chan *ch);

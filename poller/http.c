@@ -10,6 +10,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/pollreq.h"
+#include "poller/answer.h"
 #include "poller/channels.h"
 #include "poller/conns.h"
 #include "poller/feed.h"
@@ -31,7 +32,7 @@ static void fail(struct evhttp_request *req, enum chat_err err,
 {
     struct chat_error e = {0};
     chat_fail(&e, err, detail);
-    waiters_send_error(req, &e);
+    answer_error(req, &e);
 }
 
 static const char *bearer_of(struct evhttp_request *req)
@@ -76,7 +77,7 @@ static void serve_wait(struct evhttp_request *req, enum waiter_kind kind)
                                         "Last-Event-ID");
     if (pollreq_parse(&in, &p, &e) != CHAT_OK) {
         evhttp_clear_headers(&q);
-        waiters_send_error(req, &e);
+        answer_error(req, &e);
         return;
     }
     evhttp_clear_headers(&q);
@@ -152,7 +153,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
         if (strcmp(path, routes[i].path) != 0)
             continue;
         if (evhttp_request_get_command(req) == EVHTTP_REQ_OPTIONS) {
-            waiters_send_preflight(req);
+            answer_preflight(req);
             return;
         }
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {

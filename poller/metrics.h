@@ -11,7 +11,8 @@ struct metrics {
     unsigned long long delivered;     /* objects sent to clients */
     unsigned long long answers;       /* long-poll answers sent */
     unsigned long long catchup_reads; /* per-session reads (S_POLL) */
-    unsigned long long shared_reads;  /* per-channel fan-out reads */
+    unsigned long long shared_reads;  /* per-channel room reads */
+    unsigned long long cached_polls;  /* polls answered/parked w/o Redis */
     unsigned long long wakes;         /* PUBLISH notifications seen */
     unsigned long long redis_reconnects;
     unsigned long long hangups;        /* clients gone while waiting */

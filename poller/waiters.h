@@ -1,9 +1,10 @@
 /* waiters.h - requests that wait for pushed objects: long polls (answered
- * once) and SSE streams (written to until the client leaves). This module
- * owns waiter memory: it reads with the shared catch-up code (S_POLL via
- * feed.c, rendered by common/render), parks waiters on their channel, wakes
- * them on notifications, answers on timeout, and cleans up at once when a
- * client hangs up (own EV_READ + recv(MSG_PEEK), PLATFORM E3). */
+ * once, longpoll.c) and SSE streams (written to until the client leaves,
+ * eventsource.c). waiters.c owns waiter memory: it reads with the shared
+ * catch-up code (S_POLL via feed.c, rendered by common/render) or answers
+ * a known session from its channel's room (room.h, sessions.h), parks
+ * waiters on their channel, wakes them on notifications, answers on
+ * timeout, and cleans up at once when a client hangs up (answer.h). */
 #ifndef CHAT_POLLER_WAITERS_H
 #define CHAT_POLLER_WAITERS_H
 
@@ -43,12 +44,5 @@ long waiters_inflight(void);
 
 /* Frees every waiter without answering (after the loop ended). */
 void waiters_free_all(void);
-
-/* Sends a JSON error answer (also used by http.c). */
-/* 204 to OPTIONS: Allow, and the CORS preflight headers for an allowed
- * Origin. */
-void waiters_send_preflight(struct evhttp_request *req);
-
-void waiters_send_error(struct evhttp_request *req, const struct chat_error *e);
 
 #endif
