@@ -5,7 +5,10 @@ WERROR   ?= -Werror
 WARN      = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla \
             -Wcast-qual -Wpointer-arith
-ALL_CPPFLAGS = -I. -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(CPPFLAGS)
+# Generated sources: the same for every build (tools/lua2c.sh).
+GEN = build/gen
+ALL_CPPFLAGS = -I. -I$(GEN) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+               $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 $(WARN) $(WERROR) $(SAN) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS  = $(SAN) $(LDFLAGS)
 
@@ -53,6 +56,16 @@ all: $(PROGRAMS) $(UNIT_BINS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# The Lua scripts (common/lua/: the prelude and one file per operation) as
+# the texts Redis runs, in $(GEN)/lua/, and as C arrays for store.c.
+LUA_OPS = $(filter-out common/lua/prelude.lua,$(wildcard common/lua/*.lua))
+
+# (common/lua itself: a file removed)
+$(GEN)/lua_scripts.h: tools/lua2c.sh common/lua common/lua/prelude.lua $(LUA_OPS)
+	bash tools/lua2c.sh $(GEN) common/lua/prelude.lua $(LUA_OPS)
+
+$(BUILD)/common/store.o build/fuzz/common/store.o: $(GEN)/lua_scripts.h
 
 $(BUILD)/chat.fcgi: $(FCGI_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FCGI_LIBS)

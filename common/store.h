@@ -1,7 +1,8 @@
 /* store.h - every Redis key and command of the data model.
  *
- * Each operation is one Lua script (one round trip, atomic: checks first,
- * then writes, so a user, channel or message is stored whole or not at all).
+ * Each operation is one Lua script, common/lua/<operation>.lua (one round
+ * trip, atomic: checks first, then writes, so a user, channel or message is
+ * stored whole or not at all).
  * This module builds the argv of EVALSHA (EVAL on NOSCRIPT) and parses the
  * replies; it never sends: fcgi uses hiredis sync, the poller hiredis async.
  *
@@ -99,12 +100,10 @@ struct store_call {
     char keybuf[STORE_KEY_MAX]; /* a key name built for a plain command */
 };
 
-/* Builds the script texts and their SHA1s; call once at startup, before
- * any thread builds a command. Returns 0 or -1. */
+/* Computes the scripts' SHA1s (the texts are built into the program from
+ * common/lua/); call once at startup, before any thread builds a command.
+ * Returns 0. */
 int store_init(void);
-
-/* Frees what store_init built. */
-void store_cleanup(void);
 
 /* After a NOSCRIPT reply: switch c to EVAL with the script text. */
 void store_call_use_eval(struct store_call *c);

@@ -191,7 +191,6 @@ int main(int argc, char **argv)
         rc = migrate_password_hashes(&cfg);
         names_cleanup();
         auth_cleanup();
-        store_cleanup();
         return rc;
     }
     if (FCGX_Init() != 0) {
@@ -204,6 +203,5 @@ int main(int argc, char **argv)
     users_cache_free();
     names_cleanup(); /* every worker has stopped */
     auth_cleanup();
-    store_cleanup();
     return rc;
 }

@@ -269,7 +269,6 @@ out:
         event_base_free(base);
     if (cfg.poller_socket[0] && fd >= 0)
         unlink(cfg.poller_socket);
-    store_cleanup();
     log_info("chat-poller stopped");
     return rc;
 }

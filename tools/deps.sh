@@ -10,7 +10,7 @@ if [ "${CHAT_WITH_BROWSER:-0}" = 1 ]; then
     # The machine may ship Node.js with npm from another repository.
     command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 fi
-[ "${CHAT_WITH_LINT:-0}" = 1 ] && PKGS+=(clang-format clang-tidy cppcheck)
+[ "${CHAT_WITH_LINT:-0}" = 1 ] && PKGS+=(clang-format clang-tidy cppcheck lua-check)
 [ "${CHAT_WITH_BENCH:-0}" = 1 ] && PKGS+=(wrk nginx-light libnginx-mod-nchan)
 [ "${CHAT_WITH_VALGRIND:-0}" = 1 ] && PKGS+=(valgrind)
 # make fuzz, tests/fuzz.bats: clang with libFuzzer (in compiler-rt)

@@ -1,0 +1,71 @@
+-- poll.lua - S_POLL (store_poll): the catch-up read of a poll: the events
+-- and channel messages after the cursor, and presence refreshed.
+-- KEYS: none (see prelude.lua).
+-- ARGV: [4] access key, [5] session, [6] the cursor's join counter
+--       ('' = none), [7] the cursor's rcg:events id ('' = the session's
+--       ready id), [8] the cursor's position in the channel, [9] batch
+--       limit (events + messages).
+-- Reply: {events id, jn, pos, channel, reset, {{id, {field, value...}}...},
+--        {message...}, userinfo}: reset 1 when the cursor was lost (events
+--        trimmed past it, or a position beyond the list).
+-- Errors: CHAT401:key, CHAT404:session, CHAT403:session.
+-- Writes: the session's TTL, userSession, userStatus (presence).
+local EVENTS_SCAN = 1000 -- rcg:events entries one poll reads at most
+local key, s, cjn, after, cpos, limit = ARGV[4], ARGV[5], ARGV[6], ARGV[7],
+  tonumber(ARGV[8]), tonumber(ARGV[9])
+local uid, e = auth(key, '')
+if not uid then return redis.error_reply(e) end
+local sk = P .. 'session.' .. s
+local h = redis.call('HMGET', sk, 'user', 'ch', 'jn', 'pos', 'sys')
+if not h[1] then return redis.error_reply('CHAT404:session') end
+if h[1] ~= uid then return redis.error_reply('CHAT403:session') end
+redis.call('EXPIRE', sk, SESS_TTL)
+redis.call('SET', 'userSession.' .. s, now(), 'EX', SESS_TTL)
+redis.call('SET', 'userStatus.' .. uid, now(), 'EX', STATUS_TTL)
+local ch, jn = h[2] or '', h[3] or '0'
+local pos = tonumber(h[4] or '0')
+if cjn == jn then pos = cpos end
+if after == '' then after = h[5] or '0-0' end
+local reset = 0
+local function idlt(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local ev = P .. 'events'
+if redis.call('EXISTS', ev) == 1 then
+  local info = redis.call('XINFO', 'STREAM', ev)
+  local f = {}
+  for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+  local first = f['recorded-first-entry-id']
+  if first and first ~= '0-0' and idlt(after, first) and
+    f['entries-added'] > f['length'] then
+    local fm, fs = string.match(first, '^(%d+)-(%d+)$')
+    local am, as = string.match(after, '^(%d+)-(%d+)$')
+    -- after is the id just before first when nothing was lost
+    if not (am == fm and tonumber(as) + 1 == tonumber(fs)) then
+      reset = 1; after = f['last-generated-id'] end
+  end
+end
+local out = {}
+local entries = redis.call('XRANGE', ev, '(' .. after, '+', 'COUNT',
+  EVENTS_SCAN)
+for _, en in ipairs(entries) do
+  if #out >= limit then break end
+  after = en[1]
+  local sc = en[2][2]
+  if sc == '*' or (ch ~= '' and sc == ch) then out[#out + 1] = en end
+end
+local msgs = {}
+if ch ~= '' then
+  local n = redis.call('LLEN', 'channelMessages.' .. ch)
+  if pos > n then reset = 1; pos = n end
+  local room = limit - #out
+  if pos < n and room > 0 then
+    msgs = redis.call('LRANGE', 'channelMessages.' .. ch, pos,
+      pos + room - 1)
+    pos = pos + #msgs
+  end
+end
+return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs)}
