@@ -29,7 +29,8 @@
 # process's CPU, the medians and ours/sio.
 # Env: CLIENTS (20), WINDOW (8), DURATION (10), RUNS (3), CLIENT_PROCS (4),
 # SCENARIO (1|2|all), SC2_CLIENTS (200), SC2_RATE (1), SC2_RUNS (1),
-# WARMUP (2), DRAIN (2), BUILD (build/release).
+# WARMUP (2), DRAIN (2), BUILD (build/release), STATS (0; 1 prints our
+# Redis command counts and poller counters after each of our runs).
 #   flock /tmp/chat-heavy.lock bash bench/chat.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,7 +40,7 @@ export BUILD=${BUILD:-build/release}
 CLIENTS=${CLIENTS:-20} WINDOW=${WINDOW:-8} DURATION=${DURATION:-10} RUNS=${RUNS:-3}
 CLIENT_PROCS=${CLIENT_PROCS:-4} SCENARIO=${SCENARIO:-all}
 SC2_CLIENTS=${SC2_CLIENTS:-200} SC2_RATE=${SC2_RATE:-1} SC2_RUNS=${SC2_RUNS:-1}
-WARMUP=${WARMUP:-2} DRAIN=${DRAIN:-2}
+WARMUP=${WARMUP:-2} DRAIN=${DRAIN:-2} SYSTEMS=${SYSTEMS:-both}
 case $SCENARIO in 1 | 2 | all) ;; *) echo "SCENARIO=$SCENARIO: use 1, 2 or all" >&2; exit 2 ;; esac
 [ $((SC2_CLIENTS % 2)) -eq 0 ] || { echo "SC2_CLIENTS must be even (pairs)" >&2; exit 2; }
 command -v node >/dev/null || { echo "node missing" >&2; exit 1; }
@@ -119,7 +120,19 @@ run_ours() { # SCENARIO RUN MODE CLIENTS ROOM_SIZE
     load ours "http://127.0.0.1:$http" \
         "redis:$(cat "$OURS_DIR/redis.pid") chat-poller:$(cat "$OURS_DIR/poller.pid") lighttpd:$lpid chat.fcgi:$fcgi" \
         "$@"
+    [ "${STATS:-0}" = 1 ] && ours_stats "$http"
     stop_ours
+}
+
+# STATS=1: where our run's time went: Redis commands (calls, us per call)
+# and the poller's counters.
+ours_stats() { # HTTP_PORT
+    redis-cli -p "$OURS_REDIS" info commandstats | tr -d '\r' |
+        awk -F'[:=,]' '/^cmdstat_/ {printf "  redis %-14s calls %9d  usec/call %6.2f\n", substr($1, 9), $3, $7}' |
+        sort -k4 -nr | head -12
+    curl -s "http://127.0.0.1:$1/metrics" |
+        grep -E '^chat_poller_(catchup_reads|shared_reads|cached_polls|poll_answers|delivered|wakes|keyspace_wakes)_total' |
+        sed 's/^/  /'
 }
 
 run_sio() { # SCENARIO RUN MODE CLIENTS ROOM_SIZE
@@ -142,14 +155,14 @@ echo "chat: ours (lighttpd + chat-poller + chat.fcgi + Redis) vs Socket.IO 4.8 p
 echo "      $CLIENT_PROCS client processes, warm-up $WARMUP s, drain $DRAIN s, $DURATION s measured per run"
 if [ "$SCENARIO" != 2 ]; then
     for run in $(seq 1 "$RUNS"); do
-        run_ours 1 "$run" closed "$CLIENTS" "$CLIENTS"
-        run_sio 1 "$run" closed "$CLIENTS" "$CLIENTS"
+        [ "$SYSTEMS" = sio ] || run_ours 1 "$run" closed "$CLIENTS" "$CLIENTS"
+        [ "$SYSTEMS" = ours ] || run_sio 1 "$run" closed "$CLIENTS" "$CLIENTS"
     done
 fi
 if [ "$SCENARIO" != 1 ]; then
     for run in $(seq 1 "$SC2_RUNS"); do
-        run_ours 2 "$run" rate "$SC2_CLIENTS" 2
-        run_sio 2 "$run" rate "$SC2_CLIENTS" 2
+        [ "$SYSTEMS" = sio ] || run_ours 2 "$run" rate "$SC2_CLIENTS" 2
+        [ "$SYSTEMS" = ours ] || run_sio 2 "$run" rate "$SC2_CLIENTS" 2
     done
 fi
 node "$ROOT/bench/chat_report.mjs" "$DIR/results.jsonl"

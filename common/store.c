@@ -259,22 +259,29 @@ void store_leave(struct store_call *c, const struct config *cfg,
     arg_str(c, session);
 }
 
-void store_message(struct store_call *c, const struct config *cfg,
-                   const char *key, const char *claimed, const char *recipient,
-                   const char *new_channel, const char *msg_uuid,
-                   const char *msg_json, size_t msg_len, const char *created,
-                   const char *client_id)
+void store_messages(struct store_call *c, const struct config *cfg,
+                    const char *key, const char *claimed,
+                    const struct store_new_message *m, size_t n)
 {
+    assert(n >= 1 && n <= STORE_BATCH_MAX);
     begin(c, S_MESSAGE, cfg);
     arg_str(c, key);
     arg_str(c, claimed);
-    arg_str(c, recipient);
-    arg_str(c, new_channel);
-    arg_str(c, msg_uuid);
-    arg(c, msg_json, msg_len);
-    arg_str(c, created);
+    arg_str(c, m[0].recipient);
+    arg_str(c, m[0].new_channel);
+    arg_str(c, m[0].uuid);
+    arg(c, m[0].json, m[0].json_len);
+    arg_str(c, m[0].created);
     arg_long(c, cfg->msg_rate);
-    arg_str(c, client_id);
+    arg_str(c, m[0].client_id);
+    for (size_t i = 1; i < n; i++) {
+        arg_str(c, m[i].recipient);
+        arg_str(c, m[i].new_channel);
+        arg_str(c, m[i].uuid);
+        arg(c, m[i].json, m[i].json_len);
+        arg_str(c, m[i].created);
+        arg_str(c, m[i].client_id);
+    }
 }
 
 void store_poll(struct store_call *c, const struct config *cfg, const char *key,

@@ -61,7 +61,10 @@
 #define STORE_PREFIX       "rcg:"
 #define STORE_WAKE_CHANNEL STORE_PREFIX "wake"
 #define STORE_HISTORY      10
-#define STORE_ARGS_MAX     20
+/* messages in one S_MESSAGE call (a channelMessageBatch request) */
+#define STORE_BATCH_MAX 32
+/* 3 common + 9 for the first message + 6 for each further one */
+#define STORE_ARGS_MAX (12 + 6 * (STORE_BATCH_MAX - 1))
 #define STORE_SKEL_KEYS    NAMES_KEYS_MAX
 #define STORE_KEY_MAX      256 /* a key or pub/sub name built here */
 /* notify-keyspace-events flags this project needs: K (keyspace channel)
@@ -212,19 +215,28 @@ void store_leave(struct store_call *c, const struct config *cfg,
                  const char *key, const char *claimed, const char *recipient,
                  const char *session);
 
-/* S_MESSAGE -- input: key, claimed, recipient, fresh channel uuid, message
- * uuid, the message text already encoded as a JSON string, CreatedAt, the
- * client's id of the message ("" = none). output: [uid, stored bytes,
- * channel, userinfo of sender and recipient, replayed]. RPUSH
+/* One message of S_MESSAGE; strings borrowed. */
+struct store_new_message {
+    const char *recipient;   /* "" = public */
+    const char *new_channel; /* a fresh uuid, for a new private pair */
+    const char *uuid;
+    const char *json; /* the text already encoded as a JSON string */
+    size_t json_len;
+    const char *created;
+    const char *client_id; /* "" = none */
+};
+
+/* S_MESSAGE -- input: key, claimed, n messages of one sender (1 ..
+ * STORE_BATCH_MAX), stored in order, all or none. output: [uid, stored
+ * bytes, channel, userinfo of the sender and every recipient, replayed,
+ * [bytes, channel, replayed, ...] of messages 2..n]. RPUSH
  * channelMessages.<ch> and PUBLISH <ch> of the same bytes (the original's
  * format); CHAT429:rate <ttl> over the rate limit. With a client id the
  * bytes are kept in rcg:cid.<uid>.<id> for 10 minutes, and a retry answers
  * them (replayed 1) without storing or counting anything. */
-void store_message(struct store_call *c, const struct config *cfg,
-                   const char *key, const char *claimed, const char *recipient,
-                   const char *new_channel, const char *msg_uuid,
-                   const char *msg_json, size_t msg_len, const char *created,
-                   const char *client_id);
+void store_messages(struct store_call *c, const struct config *cfg,
+                    const char *key, const char *claimed,
+                    const struct store_new_message *m, size_t n);
 
 /* S_POLL -- input: key, session, cursor parts (jn "" = none, sys id "",
  * pos), batch limit. output: [sys id, jn, pos, channel, reset,

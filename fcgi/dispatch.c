@@ -35,6 +35,9 @@ static const struct msg_route msg_routes[] = {
     {.type = "channelMessage",
      .fn = h_channel_message,
      .flags = NEED_KEY | NEED_BODY},
+    {.type = "channelMessageBatch",
+     .fn = h_channel_message_batch,
+     .flags = NEED_KEY | NEED_BODY},
 };
 
 static const struct msg_route *find_msg_route(const char *type)

@@ -36,17 +36,22 @@ static enum chat_err call_array(struct hctx *cx, struct store_call *c, size_t n,
     return CHAT_OK;
 }
 
-/* recipientUUID of a body: absent or "" = public, else a valid UUID. */
-static enum chat_err body_recipient(const struct chat_request *req,
-                                    char out[37], struct chat_error *e)
+/* recipientUUID of an object: absent or "" = public, else a valid UUID. */
+static enum chat_err object_recipient(json_object *o, char out[37],
+                                      struct chat_error *e)
 {
     const char *r;
-    enum chat_err rc =
-        proto_string(req->body, "recipientUUID", 0, CHAT_OK, &r, NULL, e);
+    enum chat_err rc = proto_string(o, "recipientUUID", 0, CHAT_OK, &r, NULL, e);
     out[0] = '\0';
     if (rc != CHAT_OK || !r || !*r)
         return rc;
     return proto_uuid(r, "recipientUUID", out, e);
+}
+
+static enum chat_err body_recipient(const struct chat_request *req,
+                                    char out[37], struct chat_error *e)
+{
+    return object_recipient(req->body, out, e);
 }
 
 enum chat_err h_ready(struct hctx *cx, const struct chat_request *req,
@@ -792,89 +797,184 @@ static void created_now(char out[40])
     snprintf(out + n, 40 - n, "%sZ", frac);
 }
 
-/* The parts of a new message that the reply repeats. */
-struct new_message {
+/* One message a client sends, and the parts of it the reply repeats. */
+struct outgoing {
+    char rcpt[37];
+    const char *text; /* borrowed from the request */
+    size_t len;
+    char client_id[37];
     char uuid[37];
     char created[40];
+    char new_channel[37];
+    struct jbuf quoted; /* the text as a JSON string */
 };
 
-static enum chat_err store_new_message(struct hctx *cx, const char *rcpt,
-                                       const char *text, size_t len,
-                                       const char *client_id,
-                                       struct new_message *nm, redisReply **r,
-                                       struct chat_error *e)
+/* recipientUUID, message and the optional clientId of one message. */
+static enum chat_err parse_outgoing(json_object *o, struct outgoing *m,
+                                    struct chat_error *e)
 {
+    const char *cid = NULL;
+    enum chat_err rc = object_recipient(o, m->rcpt, e);
+
+    m->client_id[0] = '\0';
+    if (rc == CHAT_OK)
+        rc = proto_string(o, "message", 1, CHAT_E_BAD_MESSAGE, &m->text,
+                          &m->len, e);
+    if (rc == CHAT_OK)
+        rc = proto_message(m->text, m->len, e);
+    /* clientId: the client's own id of this message, so that a retry after
+     * a 503 or a timeout stores nothing new */
+    if (rc == CHAT_OK)
+        rc = proto_string(o, "clientId", 0, CHAT_OK, &cid, NULL, e);
+    if (rc == CHAT_OK && cid && *cid)
+        rc = proto_uuid(cid, "clientId", m->client_id, e);
+    if (rc != CHAT_OK)
+        return rc;
+    jbuf_str(&m->quoted, m->text, m->len);
+    if (jbuf_failed(&m->quoted))
+        return chat_fail(e, CHAT_E_INTERNAL, "out of memory");
+    auth_new_uuid(m->uuid);
+    m->new_channel[0] = '\0';
+    if (m->rcpt[0]) /* only a private pair may need a new channel id */
+        auth_new_uuid(m->new_channel);
+    created_now(m->created);
+    return CHAT_OK;
+}
+
+/* Stores the n messages in one call; *r is its checked reply. */
+static enum chat_err store_outgoing(struct hctx *cx, struct outgoing *m,
+                                    size_t n, redisReply **r,
+                                    struct chat_error *e)
+{
+    struct store_new_message sm[STORE_BATCH_MAX];
     struct store_call c;
-    struct jbuf quoted;
-    char new_channel[37];
     enum chat_err rc;
 
-    jbuf_init(&quoted);
-    jbuf_str(&quoted, text, len);
-    if (jbuf_failed(&quoted))
-        return chat_fail(e, CHAT_E_INTERNAL, "out of memory");
-    auth_new_uuid(nm->uuid);
-    new_channel[0] = '\0';
-    if (*rcpt) /* only a private pair may need a new channel id */
-        auth_new_uuid(new_channel);
-    created_now(nm->created);
-    store_message(&c, cx->cfg, cx->key, cx->claimed, rcpt, new_channel,
-                  nm->uuid, quoted.data, quoted.len, nm->created, client_id);
-    rc = call_array(cx, &c, 5, r, e);
-    jbuf_free(&quoted);
+    for (size_t i = 0; i < n; i++) {
+        sm[i] = (struct store_new_message){
+            .recipient = m[i].rcpt,
+            .new_channel = m[i].new_channel,
+            .uuid = m[i].uuid,
+            .json = m[i].quoted.data,
+            .json_len = m[i].quoted.len,
+            .created = m[i].created,
+            .client_id = m[i].client_id,
+        };
+    }
+    store_messages(&c, cx->cfg, cx->key, cx->claimed, sm, n);
+    rc = call_array(cx, &c, 6, r, e);
+    if (rc != CHAT_OK)
+        return rc;
+    if ((*r)->element[0]->type != REDIS_REPLY_STRING ||
+        (*r)->element[5]->type != REDIS_REPLY_ARRAY ||
+        (*r)->element[5]->elements != 3 * (n - 1)) {
+        freeReplyObject(*r);
+        *r = NULL;
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    }
+    return CHAT_OK;
+}
+
+/* Message i of the reply as the contract's message object: rendered from
+ * what was just stored (not re-parsed), or a retry's stored bytes. */
+static int render_stored(struct jbuf *out, const redisReply *r, size_t i,
+                         const struct outgoing *m, const struct user_map *map)
+{
+    const redisReply *more = r->element[5];
+    const redisReply *b = i ? more->element[3 * (i - 1)] : r->element[1];
+    const redisReply *replayed =
+        i ? more->element[3 * (i - 1) + 2] : r->element[4];
+
+    if (b->type != REDIS_REPLY_STRING || replayed->type != REDIS_REPLY_INTEGER)
+        return -1;
+    if (replayed->integer == 1)
+        return render_message(out, b->str, b->len, map);
+    render_message_parts(out, m->uuid, r->element[0]->str, m->rcpt, m->text,
+                         m->len, m->created, map);
+    return 0;
+}
+
+/* Stores n parsed messages and writes their message objects, comma-
+ * separated, into out. */
+static enum chat_err send_outgoing(struct hctx *cx, struct outgoing *m,
+                                   size_t n, struct jbuf *out,
+                                   struct chat_error *e)
+{
+    struct user_map map = {0};
+    redisReply *r = NULL;
+    enum chat_err rc = store_outgoing(cx, m, n, &r, e);
+
+    if (rc != CHAT_OK)
+        return rc;
+    if (user_map_load(&map, r->element[3])) {
+        freeReplyObject(r);
+        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
+    }
+    for (size_t i = 0; i < n && rc == CHAT_OK; i++) {
+        if (i)
+            jbuf_raw(out, ",", 1);
+        if (render_stored(out, r, i, &m[i], &map))
+            rc = chat_fail(e, CHAT_E_INTERNAL, "unreadable stored message");
+    }
+    user_map_free(&map);
+    freeReplyObject(r);
     return rc;
+}
+
+static void outgoing_free(struct outgoing *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        jbuf_free(&m[i].quoted);
 }
 
 enum chat_err h_channel_message(struct hctx *cx, const struct chat_request *req,
                                 struct jbuf *out, struct chat_error *e)
 {
-    struct user_map m = {0};
-    struct new_message nm;
-    redisReply *r = NULL;
-    const char *text, *cid = NULL;
-    size_t len;
-    char rcpt[37], client_id[37] = "";
+    struct outgoing m;
     enum chat_err rc;
 
-    rc = body_recipient(req, rcpt, e);
-    if (rc == CHAT_OK)
-        rc = proto_string(req->body, "message", 1, CHAT_E_BAD_MESSAGE, &text,
-                          &len, e);
-    if (rc == CHAT_OK)
-        rc = proto_message(text, len, e);
-    /* clientId: the client's own id of this message, so that a retry after
-     * a 503 or a timeout stores nothing new */
-    if (rc == CHAT_OK)
-        rc = proto_string(req->body, "clientId", 0, CHAT_OK, &cid, NULL, e);
-    if (rc == CHAT_OK && cid && *cid)
-        rc = proto_uuid(cid, "clientId", client_id, e);
-    if (rc == CHAT_OK)
-        rc = store_new_message(cx, rcpt, text, len, client_id, &nm, &r, e);
-    if (rc != CHAT_OK || !r)
-        return rc != CHAT_OK ? rc : chat_fail(e, CHAT_E_INTERNAL, NULL);
-    if (r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[1]->type != REDIS_REPLY_STRING ||
-        r->element[4]->type != REDIS_REPLY_INTEGER ||
-        user_map_load(&m, r->element[3])) {
-        freeReplyObject(r);
-        return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");
-    }
-    if (r->element[4]->integer == 1) {
-        /* a retry: the message stored the first time, as stored */
-        if (render_pushed_message(out, r->element[1]->str, r->element[1]->len,
-                                  &m)) {
-            user_map_free(&m);
-            freeReplyObject(r);
-            return chat_fail(e, CHAT_E_INTERNAL, "unreadable stored message");
-        }
-    } else {
-        /* rendered from what was just stored, not re-parsed */
+    jbuf_init(&m.quoted);
+    rc = parse_outgoing(req->body, &m, e);
+    if (rc == CHAT_OK) {
         jbuf_cstr(out, "{\"type\":\"channelMessage\",\"channelMessage\":");
-        render_message_parts(out, nm.uuid, r->element[0]->str, rcpt, text, len,
-                             nm.created, &m);
+        rc = send_outgoing(cx, &m, 1, out, e);
         jbuf_raw(out, "}", 1);
     }
-    user_map_free(&m);
-    freeReplyObject(r);
-    return CHAT_OK;
+    outgoing_free(&m, 1);
+    return rc;
+}
+
+/* channelMessageBatch {messages:[{recipientUUID,message[,clientId]}...]}: up
+ * to STORE_BATCH_MAX messages of one sender in one request and one Redis
+ * call, stored in order, all or none (a client with several messages
+ * queued, as Socket.IO's polling transport batches its packets). */
+enum chat_err h_channel_message_batch(struct hctx *cx,
+                                 const struct chat_request *req,
+                                 struct jbuf *out, struct chat_error *e)
+{
+    struct outgoing m[STORE_BATCH_MAX];
+    json_object *list = proto_field(req->body, "messages");
+    size_t n = 0;
+    enum chat_err rc = CHAT_OK;
+
+    if (!list || !json_object_is_type(list, json_type_array) ||
+        json_object_array_length(list) < 1 ||
+        json_object_array_length(list) > STORE_BATCH_MAX)
+        return chat_fail(e, CHAT_E_FIELD_TYPE,
+                         "messages: an array of 1 to 32 messages");
+    for (; n < json_object_array_length(list) && rc == CHAT_OK; n++) {
+        json_object *o = json_object_array_get_idx(list, n);
+        jbuf_init(&m[n].quoted);
+        rc = json_object_is_type(o, json_type_object)
+                 ? parse_outgoing(o, &m[n], e)
+                 : chat_fail(e, CHAT_E_FIELD_TYPE, "messages: objects");
+    }
+    if (rc == CHAT_OK) {
+        jbuf_cstr(out, "{\"type\":\"channelMessageBatch\",\"channelMessageBatch\":"
+                       "{\"messages\":[");
+        rc = send_outgoing(cx, m, n, out, e);
+        jbuf_cstr(out, "]}}");
+    }
+    outgoing_free(m, n);
+    return rc;
 }

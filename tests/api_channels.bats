@@ -181,3 +181,56 @@ teardown_file() { stack_teardown; }
     [[ "$ev" == *"channelJoin"*"$A_UUID"*"pia"* ]]
     ! rcli xrange rcg:events - + | grep -qi 'argon2\|secret-pia'
 }
+
+# batch JSON...: channelMessageBatch with these message objects.
+batch() {
+    local k=$1
+    shift
+    api "$(jq -nc --argjson m "[$(IFS=,; echo "$*")]" \
+        '{type:"channelMessageBatch",channelMessageBatch:{messages:$m}}')" "$k"
+}
+
+@test "channelMessageBatch: up to 32 messages in one request, stored in order, each once" {
+    sign_in A "ba-$RANDOM"
+    sign_in B "bb-$RANDOM"
+    n0=$(rcli llen channelMessages.public)
+    batch "$A_KEY" '{"recipientUUID":"","message":"one"}' \
+        '{"message":"two","clientId":"6f1c5e2a-0000-4000-8000-000000000001"}' \
+        "{\"recipientUUID\":\"$B_UUID\",\"message\":\"to b\"}"
+    expect_status 200
+    [ "$(jqb .type)" = channelMessageBatch ]
+    [ "$(jqb '[.channelMessageBatch.messages[].Message] | join(",")')" = "one,two,to b" ]
+    [ "$(jqb '.channelMessageBatch.messages[2].Recipient.UUID')" = "$B_UUID" ]
+    [ "$(jqb '[.channelMessageBatch.messages[].Sender.UUID] | unique | .[0]')" = "$A_UUID" ]
+    [ "$(rcli llen channelMessages.public)" = $((n0 + 2)) ]
+    [ "$(rcli lindex channelMessages.public -2 | jq -r .Message)" = one ]
+    # the bytes the reply names are the ones stored
+    [ "$(rcli lindex channelMessages.public -1 | jq -r .UUID)" = "$(jqb '.channelMessageBatch.messages[1].UUID')" ]
+    # a retry of the same batch: the retried message is not stored again
+    batch "$A_KEY" '{"message":"two","clientId":"6f1c5e2a-0000-4000-8000-000000000001"}'
+    expect_status 200
+    [ "$(jqb '.channelMessageBatch.messages[0].UUID')" = "$(rcli lindex channelMessages.public -1 | jq -r .UUID)" ]
+    [ "$(rcli llen channelMessages.public)" = $((n0 + 2)) ]
+}
+
+@test "channelMessageBatch: all or none; bad batches are 400, an unknown recipient 404" {
+    sign_in A "bc-$RANDOM"
+    n0=$(rcli llen channelMessages.public)
+    batch "$A_KEY" '{"message":"ok"}' \
+        '{"recipientUUID":"00000000-0000-4000-8000-00000000dead","message":"x"}'
+    expect_error 404 100
+    batch "$A_KEY" '{"message":"ok"}' '{"message":""}'
+    expect_status 400
+    batch "$A_KEY" '{"message":"ok"}' '"not an object"'
+    expect_error 400 1
+    batch "$A_KEY"
+    expect_error 400 1
+    many=$(for i in $(seq 33); do printf '{"message":"m%d"}\n' "$i"; done | paste -sd, -)
+    batch "$A_KEY" "$many"
+    expect_error 400 1
+    api '{"type":"channelMessageBatch","channelMessageBatch":{"messages":{}}}' "$A_KEY"
+    expect_error 400 1
+    batch "" '{"message":"no key"}'
+    expect_status 401
+    [ "$(rcli llen channelMessages.public)" = "$n0" ]
+}

@@ -384,6 +384,27 @@ signin_create() {
     [ "$(rcli get rcg:rate.u1)" = 1 ]
 }
 
+@test "message: a batch stores in order, all or none, userinfo of every recipient" {
+    user u1 alice
+    user u2 bob
+    user u3 carol
+    key k u1 alice
+    run lua message k '' '' c12 m1 '"a"' t 0 '' u2 c12 m2 '"b"' t '' u3 c13 m3 '"c"' t ''
+    [ "$(jq -c '[.[0], .[2], .[4]]' <<<"$output")" = '["u1","public",0]' ]
+    [ "$(jq -c '[.[5][1], .[5][2], .[5][4], .[5][5]]' <<<"$output")" = '["c12",0,"c13",0]' ]
+    [ "$(jq -c '.[3]' <<<"$output")" = '["u1","alice",0,"u2","bob",0,"u3","carol",0]' ]
+    [ "$(rcli lindex channelMessages.c12 0 | jq -r .UUID)" = m2 ]
+    [ "$(rcli lindex channelMessages.c13 0 | jq -r .UUID)" = m3 ]
+    # an unknown recipient anywhere in the batch: nothing stored
+    run lua message k '' '' c m4 '"d"' t 0 '' u9 c14 m5 '"e"' t ''
+    is 'error:"ERR CHAT404:recipient"'
+    [ "$(rcli llen channelMessages.public)" = 1 ]
+    # the rate limit counts every new message of the batch
+    run lua message k '' '' c m6 '"f"' t 2 '' '' c m7 '"g"' t '' '' c m8 '"h"' t ''
+    [[ "$output" =~ ^error:\"CHAT429:rate\ ([1-9]|10)\"$ ]]
+    [ "$(rcli llen channelMessages.public)" = 1 ]
+}
+
 @test "poll: key and session checks; presence and the session refreshed" {
     user u1 alice
     key k u1 alice

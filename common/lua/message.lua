@@ -1,59 +1,94 @@
--- message.lua - S_MESSAGE (store_message): stores and publishes a message.
+-- message.lua - S_MESSAGE (store_messages): stores and publishes one
+-- message, or a batch of them from one sender, in order, all or none.
 -- KEYS: none (see prelude.lua).
--- ARGV: [4] access key, [5] claimed uid ('' = none), [6] recipient uuid
---       ('' = public), [7] a fresh uuid for a new private channel, [8] the
---       message's uuid, [9] its text already encoded as a JSON string,
---       [10] CreatedAt, [11] messages per RATE_WINDOW (0 = no limit),
---       [12] the client's id of the message ('' = none).
--- Reply: {uid, stored bytes, channel, userinfo of sender and recipient,
---        replayed}: replayed 1 when [12] names a message stored before
---        (its bytes again; nothing stored or counted).
--- Errors: CHAT401:key, CHAT403:user, CHAT404:recipient, CHAT429:rate <ttl>.
+-- ARGV: [4] access key, [5] claimed uid ('' = none), then the first
+--       message: [6] recipient uuid ('' = public), [7] a fresh uuid for a
+--       new private channel, [8] the message's uuid, [9] its text already
+--       encoded as a JSON string, [10] CreatedAt; [11] messages per
+--       RATE_WINDOW (0 = no limit), [12] the first message's client id
+--       ('' = none); each further message as 6 more: recipient, fresh
+--       channel uuid, uuid, text, CreatedAt, client id.
+-- Reply: {uid, stored bytes, channel, userinfo of the sender and of every
+--        recipient, replayed, more}: replayed 1 when the client id names a
+--        message stored before (its bytes again; nothing stored or
+--        counted); more = {bytes, channel, replayed, ...} of the further
+--        messages.
+-- Errors: CHAT401:key, CHAT403:user, CHAT404:recipient, CHAT429:rate <ttl>;
+--        every check comes before the first write, so an error stores
+--        nothing of the batch.
 -- Writes: RPUSH channelMessages.<ch> and PUBLISH <ch> of the same bytes
---        (the original's format), rcg:rate.<uid>, rcg:cid.<uid>.<id>
---        (CID_TTL), channelSenderRecipient (a new pair).
+--        (the original's format), rcg:rate.<uid> (INCRBY the new ones),
+--        rcg:cid.<uid>.<id> (CID_TTL), channelSenderRecipient (a new pair).
 local RATE_WINDOW = 10 -- seconds of the rate limit's window
-local key, claimed, rcpt, newid = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local mid, text, created, rate = ARGV[8], ARGV[9], ARGV[10],
-  tonumber(ARGV[11])
-local cid = ARGV[12]
+local FIRST_EXTRA, EXTRA_ARGS = 13, 6 -- where further messages start
+local key, claimed, rate = ARGV[4], ARGV[5], tonumber(ARGV[11])
 local uid, e, uname = auth(key, claimed)
 if not uid then return redis.error_reply(e) end
+local msgs = {{rcpt = ARGV[6], newid = ARGV[7], mid = ARGV[8],
+  text = ARGV[9], created = ARGV[10], cid = ARGV[12]}}
+for i = FIRST_EXTRA, #ARGV, EXTRA_ARGS do
+  msgs[#msgs + 1] = {rcpt = ARGV[i], newid = ARGV[i + 1], mid = ARGV[i + 2],
+    text = ARGV[i + 3], created = ARGV[i + 4], cid = ARGV[i + 5]}
+end
 -- a retry of a stored message (same sender, same clientId): answer the
 -- stored one, store nothing, count nothing
-local ck, b, ch
-if cid ~= '' then
-  ck = P .. 'cid.' .. uid .. '.' .. cid
-  local v = redis.call('GET', ck)
-  if v then ch, b = string.match(v, '^([^\t]*)\t(.*)$') end
+local fresh = 0
+for _, m in ipairs(msgs) do
+  if m.cid ~= '' then
+    m.ck = P .. 'cid.' .. uid .. '.' .. m.cid
+    local v = redis.call('GET', m.ck)
+    if v then m.ch, m.b = string.match(v, '^([^\t]*)\t(.*)$') end
+  end
+  if not m.b then fresh = fresh + 1 end
 end
--- sender and recipient as userinfo; the sender's name came with the key,
+-- sender and recipients as userinfo; the sender's name came with the key,
 -- saving the record lookup on every message
 local function info_of()
-  local info = {uid, uname or user_name(user_json(uid)),
-    redis.call('EXISTS', 'userStatus.' .. uid)}
-  if rcpt ~= '' then
-    local j = user_json(rcpt)
-    info[4] = rcpt; info[5] = j and field(j, 'Username')
-    info[6] = redis.call('EXISTS', 'userStatus.' .. rcpt)
+  local info, seen = {uid, uname or user_name(user_json(uid)),
+    redis.call('EXISTS', 'userStatus.' .. uid)}, {}
+  for _, m in ipairs(msgs) do
+    local r = m.rcpt
+    if r ~= '' and not seen[r] then
+      seen[r] = true
+      local j = user_json(r)
+      info[#info + 1] = r; info[#info + 1] = j and field(j, 'Username')
+      info[#info + 1] = redis.call('EXISTS', 'userStatus.' .. r)
+    end
   end
   return info
 end
-if b then return {uid, b, ch, info_of(), 1} end
-if rate > 0 then
+if fresh > 0 and rate > 0 then
   local rk = P .. 'rate.' .. uid
-  local c = redis.call('INCR', rk)
-  if c == 1 then redis.call('EXPIRE', rk, RATE_WINDOW) end
-  if c > rate then
+  local c = redis.call('INCRBY', rk, fresh)
+  if c == fresh then redis.call('EXPIRE', rk, RATE_WINDOW) end
+  if c > rate then -- refused messages count too (the contract's 218)
     return redis.error_reply('CHAT429:rate ' .. redis.call('TTL', rk)) end
 end
-ch, e = channel_of(uid, rcpt, newid)
-if not ch then return redis.error_reply(e) end
--- The original's bytes: Go field order and a trailing newline.
-b = '{"UUID":"' .. mid .. '","SenderUUID":"' .. uid ..
-  '","RecipientUUID":"' .. rcpt .. '","Message":' .. text ..
-  ',"CreatedAt":"' .. created .. '"}\n'
-redis.call('RPUSH', 'channelMessages.' .. ch, b)
-redis.call('PUBLISH', ch, b)
-if ck then redis.call('SET', ck, ch .. '\t' .. b, 'EX', CID_TTL) end
-return {uid, b, ch, info_of(), 0}
+for _, m in ipairs(msgs) do
+  if not m.b then
+    m.ch, e = channel_of(uid, m.rcpt, m.newid)
+    if not m.ch then return redis.error_reply(e) end
+  end
+end
+local more = {}
+for i, m in ipairs(msgs) do
+  if not m.b then
+    -- The original's bytes: Go field order and a trailing newline.
+    m.b = '{"UUID":"' .. m.mid .. '","SenderUUID":"' .. uid ..
+      '","RecipientUUID":"' .. m.rcpt .. '","Message":' .. m.text ..
+      ',"CreatedAt":"' .. m.created .. '"}\n'
+    redis.call('RPUSH', 'channelMessages.' .. m.ch, m.b)
+    redis.call('PUBLISH', m.ch, m.b)
+    if m.ck then
+      redis.call('SET', m.ck, m.ch .. '\t' .. m.b, 'EX', CID_TTL) end
+    m.replayed = 0
+  else
+    m.replayed = 1
+  end
+  if i > 1 then
+    more[#more + 1] = m.b; more[#more + 1] = m.ch
+    more[#more + 1] = m.replayed
+  end
+end
+local m1 = msgs[1]
+return {uid, m1.b, m1.ch, info_of(), m1.replayed, more}
