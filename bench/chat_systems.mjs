@@ -5,7 +5,8 @@
 //                    UUID for a private pair, "" for General) and receives
 //                    from then on; resolves once it does
 //   send(c, text)    resolves true once the server took the message, false
-//                    when it gave up (counted in errors)
+//                    when it gave up (counted in errors); both sides send
+//                    what a client queued meanwhile in one request
 // Each received text goes to onText(c, text, ms) with the time it arrived.
 //   ours: this stack through lighttpd, POST /api and GET /poll with the
 //         cursor, as the web client does (bench/chat_client.mjs), over
@@ -61,23 +62,44 @@ export function ours(base, onText, error) {
       if (status !== 200) throw new Error(`first poll: ${status} ${JSON.stringify(json)}`);
       pollLoop(c, json.cursor);
     },
-    // a 503, 429 or timeout is retried with the same clientId, as the web
-    // client does: stored once whatever happened to the first answer
-    async send(c, text) {
-      const clientId = crypto.randomUUID();
-      for (let attempt = 0; attempt < 5; attempt++) {
-        try {
-          await chat.api({ type: "channelMessage",
-            channelMessage: { recipientUUID: c.recipient, message: text, clientId } }, c.key);
-          return true;
-        } catch (e) {
-          error(`send ${e.status || e.name} ${e.code || ""}`.trim());
-          await sleep(200);
-        }
-      }
-      return false;
+    // Messages queued while a POST is out go together in the next one
+    // (channelMessageBatch), as engine.io's polling transport sends the
+    // packets it buffered in one POST: at most one send in flight per
+    // client. A 503, 429 or timeout is retried with the same clientIds, as
+    // the web client does: stored once whatever happened to the first answer.
+    send(c, text) {
+      return new Promise((resolve) => {
+        (c.queue ||= []).push({ message: text, clientId: crypto.randomUUID(), resolve });
+        if (!c.posting) flush(c);
+      });
     },
   };
+
+  async function flush(c) {
+    c.posting = true;
+    while (c.queue.length) {
+      const batch = c.queue.splice(0, 32);
+      const ok = await post(c, batch);
+      for (const m of batch) m.resolve(ok);
+    }
+    c.posting = false;
+  }
+
+  async function post(c, batch) {
+    const msgs = batch.map((m) => ({ recipientUUID: c.recipient, message: m.message, clientId: m.clientId }));
+    const body = msgs.length === 1 ? { type: "channelMessage", channelMessage: msgs[0] }
+      : { type: "channelMessageBatch", channelMessageBatch: { messages: msgs } };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await chat.api(body, c.key);
+        return true;
+      } catch (e) {
+        error(`send ${e.status || e.name} ${e.code || ""}`.trim());
+        await sleep(200);
+      }
+    }
+    return false;
+  }
 }
 
 export function sio(url, onText, error) {
