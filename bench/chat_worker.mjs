@@ -67,10 +67,12 @@ function sendOne(c) {
     c.pending.delete(p);
     if (ok) return;
     c.failed.push(seq);
-    if (cfg.mode === "closed") {
-      c.inflight--; // its copy will never come
+    // its copy will never come: the slot frees, a little later (a send
+    // that fails at once must not spin)
+    if (cfg.mode === "closed") setTimeout(() => {
+      c.inflight--;
       pump(c);
-    }
+    }, 100);
   });
   c.pending.add(p);
 }
