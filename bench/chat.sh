@@ -52,7 +52,7 @@ fi
 
 DIR=$(mktemp -d /tmp/chat-bench.XXXXXX)
 export CHAT_PWHASH_OPSLIMIT=1 CHAT_PWHASH_MEMLIMIT=8192 CHAT_MSG_RATE=1000000
-export CHAT_THREADS=4 CHAT_LOG_LEVEL=warn
+export CHAT_THREADS=${CHAT_THREADS:-4} CHAT_LOG_LEVEL=warn
 # every client of the benchmark is 127.0.0.1: lift the per-address limit
 export CHAT_MAX_CONNS_PER_IP=1000000
 LOAD_PID="" OURS_DIR="" OURS_REDIS="" SIO_DIR=""
