@@ -21,9 +21,10 @@
 
 #define ALLOW_METHODS "GET, OPTIONS"
 
-/* Larger answers (a long catch-up) go through evhttp: a socket may not
- * take them in one write. */
-#define DIRECT_BODY_MAX 16384
+/* A busy channel's answer carries up to 100 messages (some 30 KiB); a
+ * socket that takes part of one gets the rest through its bufferevent.
+ * Larger answers go through evhttp. */
+#define DIRECT_BODY_MAX ((size_t)512 * 1024)
 #define DIRECT_HEAD_MAX 256
 
 /* Graveyard connections closed per loop turn. */
@@ -450,7 +451,8 @@ static void send_tail(struct evhttp_connection *conn, struct bufferevent *bev,
 static enum direct_result direct_send(struct evhttp_connection *conn,
                                       const char *body, size_t len)
 {
-    static char out[DIRECT_HEAD_MAX + DIRECT_BODY_MAX]; /* one thread */
+    static char *out; /* one thread: grown once, kept */
+    static size_t out_size;
     struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     const char *date = http_date();
@@ -461,6 +463,14 @@ static enum direct_result direct_send(struct evhttp_connection *conn,
     if (fd < 0 || len > DIRECT_BODY_MAX ||
         evbuffer_get_length(bufferevent_get_output(bev)) != 0)
         return DIRECT_NOT_SENT;
+    if (out_size < DIRECT_HEAD_MAX + len) {
+        size_t want = DIRECT_HEAD_MAX + (len < 65536 ? 65536 : len);
+        char *grown = realloc(out, want);
+        if (!grown)
+            return DIRECT_NOT_SENT;
+        out = grown;
+        out_size = want;
+    }
     head = snprintf(out, DIRECT_HEAD_MAX,
                     "HTTP/1.1 200 OK\r\n"
                     "Content-Type: application/json; charset=utf-8\r\n"
