@@ -26,7 +26,7 @@ struct request {
 
 struct reply {
     int status;               /* 204: no body */
-    int retry_after;          /* seconds, 0 = no header */
+    int retry_after;          /* seconds for 429/503 (at least 1 is sent) */
     const char *content_type; /* default JSON */
     const char *allow;        /* the route's methods (405, OPTIONS) */
     const char *cors_origin;  /* an allowed Origin (borrowed), or NULL */
