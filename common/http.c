@@ -15,22 +15,22 @@ enum {
 
 static const struct {
     int status;
-    const char *phrase;
     unsigned extra;
+    const char *phrase;
 } statuses[] = {
-    {200, "OK", 0},
-    {204, "No Content", NO_BODY | ALLOW},
-    {400, "Bad Request", 0},
-    {401, "Unauthorized", 0},
-    {403, "Forbidden", 0},
-    {404, "Not Found", 0},
-    {405, "Method Not Allowed", ALLOW},
-    {408, "Request Timeout", 0},
-    {409, "Conflict", 0},
-    {413, "Payload Too Large", 0},
-    {429, "Too Many Requests", RETRY_AFTER},
-    {500, "Internal Server Error", 0},
-    {503, "Service Unavailable", RETRY_AFTER},
+    {.status = 200, .phrase = "OK"},
+    {.status = 204, .phrase = "No Content", .extra = NO_BODY | ALLOW},
+    {.status = 400, .phrase = "Bad Request"},
+    {.status = 401, .phrase = "Unauthorized"},
+    {.status = 403, .phrase = "Forbidden"},
+    {.status = 404, .phrase = "Not Found"},
+    {.status = 405, .phrase = "Method Not Allowed", .extra = ALLOW},
+    {.status = 408, .phrase = "Request Timeout"},
+    {.status = 409, .phrase = "Conflict"},
+    {.status = 413, .phrase = "Payload Too Large"},
+    {.status = 429, .phrase = "Too Many Requests", .extra = RETRY_AFTER},
+    {.status = 500, .phrase = "Internal Server Error"},
+    {.status = 503, .phrase = "Service Unavailable", .extra = RETRY_AFTER},
 };
 
 /* The extra flags of status, its phrase into *phrase; none and "Error"
@@ -67,11 +67,11 @@ void http_status_headers(int status, const char *allow, int retry_after,
 {
     const char *phrase;
     unsigned extra = extra_of(status, &phrase);
-    char num[16];
 
     if ((extra & ALLOW) && allow)
         add(ctx, "Allow", allow);
     if (extra & RETRY_AFTER) {
+        char num[16];
         snprintf(num, sizeof num, "%d", retry_after > 1 ? retry_after : 1);
         add(ctx, "Retry-After", num);
     }
