@@ -38,7 +38,7 @@ static enum chat_err call_array(struct hctx *cx, struct store_call *c, size_t n,
 
 /* recipientUUID of a body: absent or "" = public, else a valid UUID. */
 static enum chat_err body_recipient(const struct chat_request *req,
-                                    char out[37], struct chat_error *e)
+                                    char out[UUID_SIZE], struct chat_error *e)
 {
     const char *r;
     enum chat_err rc =
@@ -54,7 +54,7 @@ enum chat_err h_ready(struct hctx *cx, const struct chat_request *req,
 {
     struct store_call c;
     redisReply *r;
-    char session[37];
+    char session[UUID_SIZE];
     enum chat_err rc;
 
     (void)req;
@@ -247,7 +247,7 @@ static enum chat_err hash_memory_outage(struct hctx *cx, const struct creds *cr,
 /* Checks the password of an existing record; fills uid and the stored
  * name, and w when the record still holds its hash (moved on sign-in). */
 static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
-                                     const struct found *f, char uid[37],
+                                     const struct found *f, char uid[UUID_SIZE],
                                      char **name, struct sign_write *w,
                                      struct chat_error *e)
 {
@@ -256,7 +256,8 @@ static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
     enum auth_verdict verdict;
     enum chat_err rc = CHAT_OK;
 
-    if (user_record_parse(f->json, f->len, &u, name, &pw) || strlen(u) != 36) {
+    if (user_record_parse(f->json, f->len, &u, name, &pw) ||
+        strlen(u) != UUID_LEN) {
         rc = chat_fail(e, CHAT_E_INTERNAL, "unreadable user record");
         goto out;
     }
@@ -279,7 +280,7 @@ static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
         rc = chat_fail(e, CHAT_E_WRONG_PASSWORD, NULL);
         goto out;
     }
-    memcpy(uid, u, 37);
+    memcpy(uid, u, UUID_SIZE);
     if (!f->hash && auth_is_hash(pw) && strlen(pw) < sizeof w->hash) {
         memcpy(w->hash, pw, strlen(pw) + 1);
         w->old = f->json;
@@ -326,7 +327,7 @@ static enum chat_err finish_sign_in(struct hctx *cx, const struct creds *cr,
 {
     struct store_call c;
     redisReply *r;
-    char key[37];
+    char key[UUID_SIZE];
     const char *rec = w->rec.len ? w->rec.data : "";
     struct store_signin_args a = {.uid = uid,
                                   .name = name,
@@ -362,7 +363,7 @@ static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
     struct creds cr;
     redisReply *found = NULL;
     struct found f;
-    char uid[37];
+    char uid[UUID_SIZE];
     char *name = NULL;
     struct sign_write w;
     enum chat_err rc;
@@ -432,7 +433,7 @@ enum chat_err h_sign_out(struct hctx *cx, const struct chat_request *req,
     struct store_call c;
     redisReply *r;
     const char *target = NULL;
-    char tuuid[37] = "";
+    char tuuid[UUID_SIZE] = "";
     enum chat_err rc = CHAT_OK;
 
     if (req->body) {
@@ -463,7 +464,7 @@ enum chat_err h_sign_out(struct hctx *cx, const struct chat_request *req,
 /* A page of the users list, names found in the raw records. */
 struct users_page {
     size_t n;
-    char (*uuid)[37];
+    char (*uuid)[UUID_SIZE];
     const char **name;
     size_t *name_len;
     char **owned;
@@ -715,7 +716,7 @@ enum chat_err h_channel_join(struct hctx *cx, const struct chat_request *req,
     struct store_call c;
     struct user_map m = {0};
     redisReply *r;
-    char rcpt[37], new_channel[37];
+    char rcpt[UUID_SIZE], new_channel[UUID_SIZE];
     enum chat_err rc;
 
     rc = body_recipient(req, rcpt, e);
@@ -753,7 +754,7 @@ enum chat_err h_channel_leave(struct hctx *cx, const struct chat_request *req,
 {
     struct store_call c;
     redisReply *r;
-    char rcpt[37];
+    char rcpt[UUID_SIZE];
     enum chat_err rc;
 
     rc = body_recipient(req, rcpt, e);
@@ -794,7 +795,7 @@ static void created_now(char out[40])
 
 /* The parts of a new message that the reply repeats. */
 struct new_message {
-    char uuid[37];
+    char uuid[UUID_SIZE];
     char created[40];
 };
 
@@ -806,7 +807,7 @@ static enum chat_err store_new_message(struct hctx *cx, const char *rcpt,
 {
     struct store_call c;
     struct jbuf quoted;
-    char new_channel[37];
+    char new_channel[UUID_SIZE];
     enum chat_err rc;
 
     jbuf_init(&quoted);
@@ -833,7 +834,7 @@ enum chat_err h_channel_message(struct hctx *cx, const struct chat_request *req,
     redisReply *r = NULL;
     const char *text, *cid = NULL;
     size_t len;
-    char rcpt[37], client_id[37] = "";
+    char rcpt[UUID_SIZE], client_id[UUID_SIZE] = "";
     enum chat_err rc;
 
     rc = body_recipient(req, rcpt, e);

@@ -213,7 +213,16 @@ static void test_poll_hold(void)
     in.max_hold = 10;
     CHECK(pollreq_parse(&in, &p, &e) == CHAT_OK && p.timeout == 10);
     in.timeout = "56";
-    CHECK(pollreq_parse(&in, &p, &e) == CHAT_E_BAD_PARAM);
+    CHECK(pollreq_parse(&in, &p, &e) == CHAT_E_BAD_PARAM &&
+          strcmp(e.detail, "timeout must be an integer 0..55") == 0);
+    /* the key cap is PROTO_KEY_MAX bytes, on /poll as on /api */
+    in.timeout = NULL;
+    in.key = "0123456789012345678901234567890123456789012345678901234567890123";
+    CHECK(strlen(in.key) == PROTO_KEY_MAX &&
+          pollreq_parse(&in, &p, &e) == CHAT_OK);
+    in.key =
+        "01234567890123456789012345678901234567890123456789012345678901234";
+    CHECK(pollreq_parse(&in, &p, &e) == CHAT_E_BAD_KEY);
 }
 
 /* Keyspace names and notify flags (the Go order's wake). */
