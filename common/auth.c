@@ -128,7 +128,7 @@ void auth_sealed_token(char out[AUTH_SEALED_MAX])
     sodium_bin2hex(out + sizeof AUTH_SEALED_PREFIX - 1, 65, r, sizeof r);
 }
 
-void auth_new_uuid(char out[37])
+void auth_new_uuid(char out[UUID_SIZE])
 {
     /* libsodium's CSPRNG, not uuid_generate_random: libuuid reseeds
      * random(3) under a lock on every call, which showed in profiles. */

@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/errors.h"
+#include "common/uuid.h"
 
 #define AUTH_HASH_MAX crypto_pwhash_STRBYTES
 
@@ -46,7 +47,7 @@ int auth_is_sealed(const char *s);
 
 /* A random (uuid4) identifier, lowercase canonical. Access keys, sessions,
  * users, channels and messages all use it. */
-void auth_new_uuid(char out[37]);
+void auth_new_uuid(char out[UUID_SIZE]);
 
 /* Lowercase md5 hex of the raw name bytes (usersUsernameListIndex). */
 void auth_username_md5(const char *name, size_t len, char out[33]);

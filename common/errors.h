@@ -25,9 +25,7 @@ enum chat_err {
     CHAT_E_BAD_KEY,        /* 401 */
     CHAT_E_WRONG_PASSWORD, /* 401 code 4 */
     CHAT_E_OTHER_USER,     /* 403 */
-    CHAT_E_PRIVATE,        /* 403 */
     CHAT_E_SESSION_OWNER,  /* 403 */
-    CHAT_E_NO_USER,        /* 404 code 6 */
     CHAT_E_NO_RECIPIENT,   /* 404 code 100 */
     CHAT_E_NO_SESSION,     /* 404 */
     CHAT_E_NOT_FOUND,      /* 404 (route) */

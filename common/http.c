@@ -1,34 +1,80 @@
-/* http.c - status phrases and CORS headers for both programs. */
+/* http.c - the status table (phrase and extra headers) and CORS headers
+ * for both programs. */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/http.h"
 
+/* What an answer of a status carries besides Content-Type, Cache-Control
+ * and CORS (lighttpd's http_status.c keeps its phrases the same way). */
+enum {
+    NO_BODY = 1,     /* 204: no Content-Type, no body */
+    ALLOW = 2,       /* Allow: the route's methods (405; 204 answers OPTIONS) */
+    RETRY_AFTER = 4, /* Retry-After, at least 1 s (docs/contract.md) */
+};
+
 static const struct {
     int status;
-    const char *reason;
-} reasons[] = {
-    {200, "OK"},
-    {204, "No Content"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {403, "Forbidden"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {408, "Request Timeout"},
-    {409, "Conflict"},
-    {413, "Payload Too Large"},
-    {429, "Too Many Requests"},
-    {500, "Internal Server Error"},
-    {503, "Service Unavailable"},
+    unsigned extra;
+    const char *phrase;
+} statuses[] = {
+    {.status = 200, .phrase = "OK"},
+    {.status = 204, .phrase = "No Content", .extra = NO_BODY | ALLOW},
+    {.status = 400, .phrase = "Bad Request"},
+    {.status = 401, .phrase = "Unauthorized"},
+    {.status = 403, .phrase = "Forbidden"},
+    {.status = 404, .phrase = "Not Found"},
+    {.status = 405, .phrase = "Method Not Allowed", .extra = ALLOW},
+    {.status = 408, .phrase = "Request Timeout"},
+    {.status = 409, .phrase = "Conflict"},
+    {.status = 413, .phrase = "Payload Too Large"},
+    {.status = 429, .phrase = "Too Many Requests", .extra = RETRY_AFTER},
+    {.status = 500, .phrase = "Internal Server Error"},
+    {.status = 503, .phrase = "Service Unavailable", .extra = RETRY_AFTER},
 };
+
+/* The extra flags of status, its phrase into *phrase; none and "Error"
+ * for a status this project never sends. */
+static unsigned extra_of(int status, const char **phrase)
+{
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        if (statuses[i].status == status) {
+            *phrase = statuses[i].phrase;
+            return statuses[i].extra;
+        }
+    }
+    *phrase = "Error";
+    return 0;
+}
 
 const char *http_reason(int status)
 {
-    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
-        if (reasons[i].status == status)
-            return reasons[i].reason;
+    const char *phrase;
+
+    extra_of(status, &phrase);
+    return phrase;
+}
+
+int http_status_has_body(int status)
+{
+    const char *phrase;
+
+    return !(extra_of(status, &phrase) & NO_BODY);
+}
+
+void http_status_headers(int status, const char *allow, int retry_after,
+                         http_header_fn add, void *ctx)
+{
+    const char *phrase;
+    unsigned extra = extra_of(status, &phrase);
+
+    if ((extra & ALLOW) && allow)
+        add(ctx, "Allow", allow);
+    if (extra & RETRY_AFTER) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", retry_after > 1 ? retry_after : 1);
+        add(ctx, "Retry-After", num);
     }
-    return "Error";
 }
 
 int http_cors_allowed(const char *list, const char *origin)

@@ -1,12 +1,27 @@
-/* http.h - what both programs say the same way on the HTTP edge: the
- * reason phrase of each status they answer, and CORS (CHAT_CORS_ORIGINS:
+/* http.h - what both programs say the same way on the HTTP edge: one
+ * table of the statuses they answer (phrase, body or not, the headers each
+ * carries: Allow, Retry-After), and CORS (CHAT_CORS_ORIGINS:
  * exact origins, never "*", never credentials: the access key travels in
  * a header or the body, not in a cookie). No I/O. */
 #ifndef CHAT_HTTP_H
 #define CHAT_HTTP_H
 
+/* A header for the answer being built (name and value are copied or
+ * written out before the call returns). */
+typedef void (*http_header_fn)(void *ctx, const char *name, const char *value);
+
 /* "OK", "Not Found", ...; "Error" for a status this project never sends. */
 const char *http_reason(int status);
+
+/* Nonzero when an answer of status has a body (every status but 204). */
+int http_status_has_body(int status);
+
+/* The headers status carries besides Content-Type, Cache-Control and
+ * CORS, one add() call each: Allow (allow: the route's methods; skipped
+ * when NULL) on 405 and on 204 (the answer to OPTIONS); Retry-After
+ * (retry_after seconds, at least 1) on 429 and 503. */
+void http_status_headers(int status, const char *allow, int retry_after,
+                         http_header_fn add, void *ctx);
 
 /* Nonzero when origin is one of the comma- or space-separated origins in
  * list (compared exactly, as browsers serialise them). "" allows none. */
@@ -14,7 +29,6 @@ int http_cors_allowed(const char *list, const char *origin);
 
 /* The CORS headers of an answer to an allowed origin, one add() call
  * each; a preflight also gets the allowed methods, headers and max-age. */
-typedef void (*http_header_fn)(void *ctx, const char *name, const char *value);
 void http_cors_headers(const char *origin, int preflight, const char *methods,
                        http_header_fn add, void *ctx);
 

@@ -12,7 +12,7 @@ static enum chat_err parse_timeout(const char *s, int *out,
     long v = 0;
     size_t n = strlen(s);
 
-    /* An integer 0..55: digits only, no sign, no spaces. */
+    /* An integer 0..POLLREQ_TIMEOUT_MAX: digits only, no sign, no spaces. */
     if (n == 0 || n > 3)
         goto bad;
     for (size_t i = 0; i < n; i++) {
@@ -25,7 +25,7 @@ static enum chat_err parse_timeout(const char *s, int *out,
     *out = (int)v;
     return CHAT_OK;
 bad:
-    return chat_fail(e, CHAT_E_BAD_PARAM, "timeout must be an integer 0..55");
+    return chat_fail(e, CHAT_E_BAD_PARAM, POLLREQ_TIMEOUT_ERROR);
 }
 
 enum chat_err pollreq_parse(const struct pollreq_in *in, struct pollreq *out,
@@ -42,7 +42,7 @@ enum chat_err pollreq_parse(const struct pollreq_in *in, struct pollreq *out,
     key = in->bearer && in->bearer[0] ? in->bearer : in->key;
     if (!key || !key[0])
         return chat_fail(e, CHAT_E_NO_KEY, NULL);
-    if (strlen(key) > POLLREQ_KEY_MAX)
+    if (strlen(key) > PROTO_KEY_MAX)
         return chat_fail(e, CHAT_E_BAD_KEY, NULL);
     snprintf(out->key, sizeof out->key, "%s", key);
     cur = in->last_id && in->last_id[0] ? in->last_id : in->cursor;

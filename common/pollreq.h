@@ -6,19 +6,25 @@
 
 #include "common/cursor.h"
 #include "common/errors.h"
+#include "common/proto.h"
 #include "common/store.h"
+#include "common/uuid.h"
 
 #define POLLREQ_TIMEOUT_DEFAULT 25
 #define POLLREQ_TIMEOUT_MAX     55
 #define POLLREQ_BATCH           100
-#define POLLREQ_KEY_MAX         128
+/* The text of a 400 for a timeout that is not 0..POLLREQ_TIMEOUT_MAX. */
+#define POLLREQ_TIMEOUT_ERROR                                                  \
+    "timeout must be an integer 0.." POLLREQ_STR(POLLREQ_TIMEOUT_MAX)
+#define POLLREQ_STR(x)  POLLREQ_STR_(x)
+#define POLLREQ_STR_(x) #x
 
 struct pollreq {
-    char session[37];
-    char key[POLLREQ_KEY_MAX + 1];
+    char session[UUID_SIZE];
+    char key[PROTO_KEY_MAX + 1];
     struct cursor cur;
     int has_cursor;
-    int timeout; /* seconds, 0..55 */
+    int timeout; /* seconds, 0..POLLREQ_TIMEOUT_MAX */
 };
 
 /* The raw (URL-decoded) inputs; NULL = absent. */

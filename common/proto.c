@@ -244,7 +244,7 @@ enum chat_err proto_body(const struct chat_request *req, struct chat_error *e)
     return CHAT_OK;
 }
 
-enum chat_err proto_uuid(const char *in, const char *field, char out[37],
+enum chat_err proto_uuid(const char *in, const char *field, char out[UUID_SIZE],
                          struct chat_error *e)
 {
     char msg[96];

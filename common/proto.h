@@ -8,12 +8,13 @@
 #include <json-c/json.h>
 
 #include "common/errors.h"
+#include "common/uuid.h"
 
 #define PROTO_BODY_MAX     65536
 #define PROTO_MESSAGE_MAX  4096
 #define PROTO_USERNAME_MAX 64
 #define PROTO_PASSWORD_MAX 256
-#define UUID_LEN           36
+#define PROTO_KEY_MAX      64 /* an access key's bytes; longer is 401 */
 
 /* A parsed request. Strings are borrowed from root. */
 struct chat_request {
@@ -48,7 +49,7 @@ enum chat_err proto_body(const struct chat_request *req, struct chat_error *e);
 
 /* Copies a canonical UUID (8-4-4-4-12 hex) into out, lowercased. Returns
  * CHAT_OK or CHAT_E_BAD_UUID naming the field. */
-enum chat_err proto_uuid(const char *in, const char *field, char out[37],
+enum chat_err proto_uuid(const char *in, const char *field, char out[UUID_SIZE],
                          struct chat_error *e);
 
 /* Trims surrounding white space and checks 1..64 bytes of UTF-8 without

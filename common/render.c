@@ -114,7 +114,7 @@ static int raw_field(const char *json, size_t len, const char *key,
     return 0;
 }
 
-int user_record_names(const char *json, size_t len, char uuid[37],
+int user_record_names(const char *json, size_t len, char uuid[UUID_SIZE],
                       const char **name, size_t *name_len, char **owned)
 {
     const char *u;
@@ -122,21 +122,21 @@ int user_record_names(const char *json, size_t len, char uuid[37],
     char *pu = NULL;
 
     *owned = NULL;
-    if (raw_field(json, len, "UUID", &u, &ulen) == 0 && ulen == 36 &&
+    if (raw_field(json, len, "UUID", &u, &ulen) == 0 && ulen == UUID_LEN &&
         raw_field(json, len, "Username", name, name_len) == 0) {
-        memcpy(uuid, u, 36);
-        uuid[36] = '\0';
+        memcpy(uuid, u, UUID_LEN);
+        uuid[UUID_LEN] = '\0';
         return 0;
     }
     if (user_record_parse(json, len, &pu, owned, NULL))
         return -1;
-    if (strlen(pu) != 36) {
+    if (strlen(pu) != UUID_LEN) {
         free(pu);
         free(*owned);
         *owned = NULL;
         return -1;
     }
-    memcpy(uuid, pu, 37);
+    memcpy(uuid, pu, UUID_SIZE);
     free(pu);
     *name = *owned;
     *name_len = strlen(*owned);

@@ -10,6 +10,7 @@
 
 #include "common/jbuf.h"
 #include "common/store.h"
+#include "common/uuid.h"
 
 /* The users a reply names (a parsed userinfo list; strings borrowed from
  * the reply). */
@@ -37,7 +38,7 @@ int user_record_parse(const char *json, size_t len, char **uuid, char **name,
  * without a JSON parse: *name points into json; otherwise json-c decodes
  * the record and *name = *owned (caller frees *owned). uuid receives a
  * NUL-terminated copy. Returns 0, or -1 for an unreadable record. */
-int user_record_names(const char *json, size_t len, char uuid[37],
+int user_record_names(const char *json, size_t len, char uuid[UUID_SIZE],
                       const char **name, size_t *name_len, char **owned);
 
 /* {"UUID":..,"Username":..,"OnLine":..} */

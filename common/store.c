@@ -4,7 +4,6 @@
  * Scripts compute key names from ARGV (standalone Redis; not Cluster-safe,
  * like the original's keys). ARGV[1..3] are always key TTL, session TTL and
  * the events stream length; operation arguments start at ARGV[4]. */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,12 +65,12 @@ int store_init(void)
     return 0;
 }
 
+/* A builder with more arguments (or numbers) than fit is a bug: stop in
+ * every build, NDEBUG too, rather than send a command short of them. */
 static void arg(struct store_call *c, const char *s, size_t n)
 {
-    /* a builder with more arguments than fit is a bug, not a runtime case */
-    assert(c->argc < STORE_ARGS_MAX);
     if (c->argc >= STORE_ARGS_MAX)
-        return;
+        abort();
     c->argv[c->argc] = s;
     c->argvlen[c->argc] = n;
     c->argc++;
@@ -87,9 +86,8 @@ static void arg_long(struct store_call *c, long v)
     char *buf;
     int n;
 
-    assert(c->nums < (int)(sizeof c->numbuf / sizeof c->numbuf[0]));
     if (c->nums >= (int)(sizeof c->numbuf / sizeof c->numbuf[0]))
-        return;
+        abort();
     buf = c->numbuf[c->nums++];
     n = snprintf(buf, sizeof c->numbuf[0], "%ld", v);
     arg(c, buf, (size_t)n);
@@ -109,10 +107,19 @@ static void begin(struct store_call *c, enum store_script s,
     arg_long(c, cfg ? cfg->events_maxlen : 10);
 }
 
+/* A command that is no script (LLEN, MGET, PING, CONFIG ...). */
+static void begin_plain(struct store_call *c)
+{
+    memset(c, 0, sizeof *c);
+    c->script = S_PLAIN;
+}
+
 void store_call_use_eval(struct store_call *c)
 {
-    if (c->script >= S__MAX)
-        return; /* a plain command has no script to send */
+    /* only EVALSHA gets NOSCRIPT; whatever a server answers to a plain
+     * command, there is no script to send */
+    if (c->script == S_PLAIN)
+        return;
     c->argv[0] = "EVAL";
     c->argvlen[0] = 4;
     c->argv[1] = (const char *)scripts[c->script].text;
@@ -263,7 +270,8 @@ void store_messages(struct store_call *c, const struct config *cfg,
                     const char *key, const char *claimed,
                     const struct store_new_message *m, size_t n)
 {
-    assert(n >= 1 && n <= STORE_BATCH_MAX);
+    if (n < 1 || n > STORE_BATCH_MAX) /* the handler bounds it: a bug */
+        abort();
     begin(c, S_MESSAGE, cfg);
     arg_str(c, key);
     arg_str(c, claimed);
@@ -317,8 +325,7 @@ void store_hold_take(struct store_call *c, const char *token, int hold_s,
 
 void store_hold_give(struct store_call *c, const char *token)
 {
-    memset(c, 0, sizeof *c);
-    c->script = S__MAX;
+    begin_plain(c);
     arg_str(c, "ZREM");
     arg_str(c, STORE_PREFIX "holds");
     arg_str(c, token);
@@ -334,16 +341,14 @@ void store_auth(struct store_call *c, const struct config *cfg, const char *key,
 
 void store_users_count(struct store_call *c)
 {
-    memset(c, 0, sizeof *c);
-    c->script = S__MAX;
+    begin_plain(c);
     arg_str(c, "LLEN");
     arg_str(c, "users");
 }
 
 void store_users_range(struct store_call *c, long offset, long limit)
 {
-    memset(c, 0, sizeof *c);
-    c->script = S__MAX;
+    begin_plain(c);
     arg_str(c, "LRANGE");
     arg_str(c, "users");
     arg_long(c, offset);
@@ -352,7 +357,7 @@ void store_users_range(struct store_call *c, long offset, long limit)
 
 #define STATUS_KEY_MAX 64 /* "userStatus." + uuid + NUL */
 
-int store_presence(struct store_mget *c, char (*uuids)[37], size_t n)
+int store_presence(struct store_mget *c, char (*uuids)[UUID_SIZE], size_t n)
 {
     memset(c, 0, sizeof *c);
     c->argv = calloc(n + 1, sizeof *c->argv);
@@ -386,8 +391,7 @@ void store_mget_free(struct store_mget *c)
 
 void store_ping(struct store_call *c)
 {
-    memset(c, 0, sizeof *c);
-    c->script = S__MAX;
+    begin_plain(c);
     arg_str(c, "PING");
 }
 
@@ -413,8 +417,7 @@ int store_message_probe(struct store_call *c, const char *channel,
 {
     int n;
 
-    memset(c, 0, sizeof *c);
-    c->script = S__MAX;
+    begin_plain(c);
     n = snprintf(c->keybuf, sizeof c->keybuf, "channelMessages.%s", channel);
     if (n < 0 || (size_t)n >= sizeof c->keybuf)
         return -1;
@@ -449,8 +452,7 @@ const char *store_keyspace_channel_of(const char *name, int db)
 
 void store_notify_get(struct store_call *c)
 {
-    memset(c, 0, sizeof *c);
-    c->script = S__MAX;
+    begin_plain(c);
     arg_str(c, "CONFIG");
     arg_str(c, "GET");
     arg_str(c, "notify-keyspace-events");
@@ -478,8 +480,7 @@ void store_notify_set(struct store_call *c, const char *current)
 {
     size_t n = strlen(current);
 
-    memset(c, 0, sizeof *c);
-    c->script = S__MAX;
+    begin_plain(c);
     if (n > sizeof c->keybuf - 3)
         n = 0; /* cannot be: Redis flags are a few letters */
     memcpy(c->keybuf, current, n);

@@ -57,6 +57,7 @@
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/names.h"
+#include "common/uuid.h"
 
 #define STORE_PREFIX       "rcg:"
 #define STORE_WAKE_CHANNEL STORE_PREFIX "wake"
@@ -71,7 +72,9 @@
  * and l (list commands; A includes it). */
 #define STORE_NOTIFY_FLAGS_MAX 32
 
+/* One per file of common/lua/ (the build checks the count). */
 enum store_script {
+    S_PLAIN = -1, /* not a script: a plain command */
     S_READY,
     S_USER_BY_NAME,
     S_SIGNIN_FAIL,
@@ -108,7 +111,8 @@ struct store_call {
  * Returns 0. */
 int store_init(void);
 
-/* After a NOSCRIPT reply: switch c to EVAL with the script text. */
+/* After a NOSCRIPT reply: switch c to EVAL with the script text (a plain
+ * command stays as it is). */
 void store_call_use_eval(struct store_call *c);
 
 /* Nonzero when r is a NOSCRIPT error (send again after use_eval). */
@@ -278,7 +282,7 @@ struct store_mget {
     size_t *argvlen;
     char *keys;
 };
-int store_presence(struct store_mget *c, char (*uuids)[37], size_t n);
+int store_presence(struct store_mget *c, char (*uuids)[UUID_SIZE], size_t n);
 void store_mget_free(struct store_mget *c); /* NULL-safe */
 
 /* The AUTH argv of cfg (AUTH [username] password) into argv[3]; returns

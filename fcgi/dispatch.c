@@ -57,7 +57,7 @@ static enum chat_err load_envelope(struct hctx *cx, const struct request *rq,
     enum chat_err rc;
 
     cx->key = rq->bearer[0] ? rq->bearer : (req->key ? req->key : "");
-    if (strlen(cx->key) > 64)
+    if (strlen(cx->key) > PROTO_KEY_MAX)
         return chat_fail(e, CHAT_E_BAD_KEY, NULL);
     if (req->user_uuid && *req->user_uuid) {
         rc = proto_uuid(req->user_uuid, "userUUID", cx->claimed, e);

@@ -37,11 +37,12 @@ static enum chat_err call_array(struct hctx *cx, struct store_call *c, size_t n,
 }
 
 /* recipientUUID of an object: absent or "" = public, else a valid UUID. */
-static enum chat_err object_recipient(json_object *o, char out[37],
+static enum chat_err object_recipient(json_object *o, char out[UUID_SIZE],
                                       struct chat_error *e)
 {
     const char *r;
-    enum chat_err rc = proto_string(o, "recipientUUID", 0, CHAT_OK, &r, NULL, e);
+    enum chat_err rc =
+        proto_string(o, "recipientUUID", 0, CHAT_OK, &r, NULL, e);
     out[0] = '\0';
     if (rc != CHAT_OK || !r || !*r)
         return rc;
@@ -49,7 +50,7 @@ static enum chat_err object_recipient(json_object *o, char out[37],
 }
 
 static enum chat_err body_recipient(const struct chat_request *req,
-                                    char out[37], struct chat_error *e)
+                                    char out[UUID_SIZE], struct chat_error *e)
 {
     return object_recipient(req->body, out, e);
 }
@@ -59,7 +60,7 @@ enum chat_err h_ready(struct hctx *cx, const struct chat_request *req,
 {
     struct store_call c;
     redisReply *r;
-    char session[37];
+    char session[UUID_SIZE];
     enum chat_err rc;
 
     (void)req;
@@ -252,7 +253,7 @@ static enum chat_err hash_memory_outage(struct hctx *cx, const struct creds *cr,
 /* Checks the password of an existing record; fills uid and the stored
  * name, and w when the record still holds its hash (moved on sign-in). */
 static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
-                                     const struct found *f, char uid[37],
+                                     const struct found *f, char uid[UUID_SIZE],
                                      char **name, struct sign_write *w,
                                      struct chat_error *e)
 {
@@ -261,7 +262,8 @@ static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
     enum auth_verdict verdict;
     enum chat_err rc = CHAT_OK;
 
-    if (user_record_parse(f->json, f->len, &u, name, &pw) || strlen(u) != 36) {
+    if (user_record_parse(f->json, f->len, &u, name, &pw) ||
+        strlen(u) != UUID_LEN) {
         rc = chat_fail(e, CHAT_E_INTERNAL, "unreadable user record");
         goto out;
     }
@@ -284,7 +286,7 @@ static enum chat_err verify_existing(struct hctx *cx, const struct creds *cr,
         rc = chat_fail(e, CHAT_E_WRONG_PASSWORD, NULL);
         goto out;
     }
-    memcpy(uid, u, 37);
+    memcpy(uid, u, UUID_SIZE);
     if (!f->hash && auth_is_hash(pw) && strlen(pw) < sizeof w->hash) {
         memcpy(w->hash, pw, strlen(pw) + 1);
         w->old = f->json;
@@ -331,7 +333,7 @@ static enum chat_err finish_sign_in(struct hctx *cx, const struct creds *cr,
 {
     struct store_call c;
     redisReply *r;
-    char key[37];
+    char key[UUID_SIZE];
     const char *rec = w->rec.len ? w->rec.data : "";
     struct store_signin_args a = {.uid = uid,
                                   .name = name,
@@ -367,7 +369,7 @@ static enum chat_err sign(struct hctx *cx, const struct chat_request *req,
     struct creds cr;
     redisReply *found = NULL;
     struct found f;
-    char uid[37];
+    char uid[UUID_SIZE];
     char *name = NULL;
     struct sign_write w;
     enum chat_err rc;
@@ -437,7 +439,7 @@ enum chat_err h_sign_out(struct hctx *cx, const struct chat_request *req,
     struct store_call c;
     redisReply *r;
     const char *target = NULL;
-    char tuuid[37] = "";
+    char tuuid[UUID_SIZE] = "";
     enum chat_err rc = CHAT_OK;
 
     if (req->body) {
@@ -468,7 +470,7 @@ enum chat_err h_sign_out(struct hctx *cx, const struct chat_request *req,
 /* A page of the users list, names found in the raw records. */
 struct users_page {
     size_t n;
-    char (*uuid)[37];
+    char (*uuid)[UUID_SIZE];
     const char **name;
     size_t *name_len;
     char **owned;
@@ -720,7 +722,7 @@ enum chat_err h_channel_join(struct hctx *cx, const struct chat_request *req,
     struct store_call c;
     struct user_map m = {0};
     redisReply *r;
-    char rcpt[37], new_channel[37];
+    char rcpt[UUID_SIZE], new_channel[UUID_SIZE];
     enum chat_err rc;
 
     rc = body_recipient(req, rcpt, e);
@@ -758,7 +760,7 @@ enum chat_err h_channel_leave(struct hctx *cx, const struct chat_request *req,
 {
     struct store_call c;
     redisReply *r;
-    char rcpt[37];
+    char rcpt[UUID_SIZE];
     enum chat_err rc;
 
     rc = body_recipient(req, rcpt, e);
@@ -799,13 +801,13 @@ static void created_now(char out[40])
 
 /* One message a client sends, and the parts of it the reply repeats. */
 struct outgoing {
-    char rcpt[37];
+    char rcpt[UUID_SIZE];
     const char *text; /* borrowed from the request */
     size_t len;
-    char client_id[37];
-    char uuid[37];
+    char client_id[UUID_SIZE];
+    char uuid[UUID_SIZE];
     char created[40];
-    char new_channel[37];
+    char new_channel[UUID_SIZE];
     struct jbuf quoted; /* the text as a JSON string */
 };
 
@@ -949,8 +951,8 @@ enum chat_err h_channel_message(struct hctx *cx, const struct chat_request *req,
  * call, stored in order, all or none (a client with several messages
  * queued, as Socket.IO's polling transport batches its packets). */
 enum chat_err h_channel_message_batch(struct hctx *cx,
-                                 const struct chat_request *req,
-                                 struct jbuf *out, struct chat_error *e)
+                                      const struct chat_request *req,
+                                      struct jbuf *out, struct chat_error *e)
 {
     struct outgoing m[STORE_BATCH_MAX];
     json_object *list = proto_field(req->body, "messages");
@@ -970,8 +972,9 @@ enum chat_err h_channel_message_batch(struct hctx *cx,
                  : chat_fail(e, CHAT_E_FIELD_TYPE, "messages: objects");
     }
     if (rc == CHAT_OK) {
-        jbuf_cstr(out, "{\"type\":\"channelMessageBatch\",\"channelMessageBatch\":"
-                       "{\"messages\":[");
+        jbuf_cstr(out,
+                  "{\"type\":\"channelMessageBatch\",\"channelMessageBatch\":"
+                  "{\"messages\":[");
         rc = send_outgoing(cx, m, n, out, e);
         jbuf_cstr(out, "]}}");
     }

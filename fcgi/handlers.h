@@ -13,9 +13,9 @@
 struct hctx {
     struct db *db;
     const struct config *cfg;
-    const char *key;  /* access key (header or body), "" when none */
-    char claimed[37]; /* validated body userUUID, "" when none */
-    char session[37]; /* validated sessionUUID/SUUID, "" when none */
+    const char *key;         /* access key (header or body), "" when none */
+    char claimed[UUID_SIZE]; /* validated body userUUID, "" when none */
+    char session[UUID_SIZE]; /* validated sessionUUID/SUUID, "" when none */
     const char *addr; /* the client's address (REMOTE_ADDR), "" unknown */
 };
 

@@ -21,7 +21,7 @@ void names_index_keys(const char *name, size_t len, struct store_name *n)
 
 /* The S_SKEL_ADD call of the record at pos. */
 static void add_call(struct store_call *c, long pos, const redisReply *el,
-                     struct store_name *n, char uid[37])
+                     struct store_name *n, char uid[UUID_SIZE])
 {
     const char *name;
     size_t len;
@@ -43,7 +43,7 @@ static long index_page(struct db *db, struct chat_error *e)
 {
     struct store_call c, *calls = NULL;
     struct store_name *names = NULL;
-    char(*uids)[37] = NULL;
+    char(*uids)[UUID_SIZE] = NULL;
     redisReply *tail = NULL, *replies[PAGE];
     const redisReply *items;
     long pos, n = -1;

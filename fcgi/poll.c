@@ -88,7 +88,7 @@ static int should_stop(void)
 static enum chat_err read_args(const struct request *rq, int max_hold,
                                struct pollreq *p, struct chat_error *e)
 {
-    char session[64], key[POLLREQ_KEY_MAX + 2], cursor[CURSOR_MAX + 2],
+    char session[64], key[PROTO_KEY_MAX + 2], cursor[CURSOR_MAX + 2],
         timeout[16];
     struct pollreq_in in = {.bearer = rq->bearer, .max_hold = max_hold};
     int rc;
@@ -109,7 +109,7 @@ static enum chat_err read_args(const struct request *rq, int max_hold,
     in.cursor = rc ? cursor : NULL;
     rc = request_query_param(rq, "timeout", timeout, sizeof timeout);
     if (rc < 0)
-        return chat_fail(e, CHAT_E_BAD_PARAM, "timeout must be 0..55");
+        return chat_fail(e, CHAT_E_BAD_PARAM, POLLREQ_TIMEOUT_ERROR);
     in.timeout = rc ? timeout : NULL;
     return pollreq_parse(&in, p, e);
 }

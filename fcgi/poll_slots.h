@@ -14,6 +14,7 @@
 #define CHAT_FCGI_POLL_SLOTS_H
 
 #include "common/config.h"
+#include "common/uuid.h"
 #include "fcgi/db.h"
 
 /* pollAfter of a poll without a slot: spread over 750..1500 ms, so the
@@ -28,7 +29,7 @@ int poll_slot_retry_ms(void);
 
 struct poll_slot {
     int held; /* 0 none, 1 local, 2 shared (rcg:holds) */
-    char token[37];
+    char token[UUID_SIZE];
 };
 
 /* Takes a slot for a hold of up to hold_s seconds. Returns 1 when taken,

@@ -212,10 +212,6 @@ void reply_error(struct reply *r, const struct chat_error *e)
     chat_error_json(&r->body, e);
     r->status = chat_err_status(e->err);
     r->retry_after = e->retry_after;
-    if (r->status == 503 && !r->retry_after)
-        r->retry_after = 1;
-    if (r->status == 429 && !r->retry_after)
-        r->retry_after = 1;
 }
 
 /* A header block being formatted; len -1 once it did not fit. */
@@ -247,7 +243,7 @@ static int format_head(const struct reply *r, char *buf, size_t n,
 
     snprintf(num, sizeof num, "%d %s", r->status, http_reason(r->status));
     head_add(&h, "Status", num);
-    if (r->status != 204) {
+    if (http_status_has_body(r->status)) {
         head_add(&h, "Content-Type",
                  r->content_type ? r->content_type
                                  : "application/json; charset=utf-8");
@@ -256,15 +252,9 @@ static int format_head(const struct reply *r, char *buf, size_t n,
     }
     head_add(&h, "Cache-Control", "no-store");
     head_add(&h, "X-Content-Type-Options", "nosniff");
-    if (r->status == 405 || r->preflight || r->status == 204)
-        head_add(&h, "Allow", r->allow ? r->allow : "POST");
-    if (r->retry_after > 0) {
-        snprintf(num, sizeof num, "%d", r->retry_after);
-        head_add(&h, "Retry-After", num);
-    }
+    http_status_headers(r->status, r->allow, r->retry_after, head_add, &h);
     if (r->cors_origin)
-        http_cors_headers(r->cors_origin, r->preflight,
-                          r->allow ? r->allow : "POST", head_add, &h);
+        http_cors_headers(r->cors_origin, r->preflight, r->allow, head_add, &h);
     if (h.len < 0 || (size_t)h.len + 3 > n)
         return -1;
     memcpy(buf + h.len, "\r\n", 3); /* the blank line, NUL-terminated */
@@ -274,7 +264,7 @@ static int format_head(const struct reply *r, char *buf, size_t n,
 /* The body as sent: the JSON and a newline, nothing for 204. */
 static size_t body_length(const struct reply *r)
 {
-    if (r->status == 204)
+    if (!http_status_has_body(r->status))
         return 0;
     return (jbuf_failed(&r->body) ? 0 : r->body.len) + 1;
 }

@@ -8,6 +8,7 @@
 
 #include "common/errors.h"
 #include "common/jbuf.h"
+#include "common/proto.h"
 
 struct request {
     char method[16];
@@ -15,7 +16,9 @@ struct request {
     int bare_script;  /* the request names the script itself (CGI) */
     char query[1024]; /* QUERY_STRING ("" when absent or too long) */
     int query_too_long;
-    char bearer[128]; /* from Authorization: Bearer, or "" */
+    /* from Authorization: Bearer, or ""; one byte more than a key may
+     * have, so a longer one, cut here, is still refused */
+    char bearer[PROTO_KEY_MAX + 2];
     char last_event_id[128];
     char origin[256]; /* the Origin header, "" when absent */
     char addr[64];    /* REMOTE_ADDR if it is an address, else "" */
@@ -26,7 +29,7 @@ struct request {
 
 struct reply {
     int status;               /* 204: no body */
-    int retry_after;          /* seconds, 0 = no header */
+    int retry_after;          /* seconds for 429/503 (at least 1 is sent) */
     const char *content_type; /* default JSON */
     const char *allow;        /* the route's methods (405, OPTIONS) */
     const char *cors_origin;  /* an allowed Origin (borrowed), or NULL */

@@ -94,14 +94,20 @@ static void serve_events(struct evhttp_request *req)
     serve_wait(req, WAITER_STREAM);
 }
 
+void http_add_header(void *headers, const char *name, const char *value)
+{
+    if (evhttp_add_header(headers, name, value))
+        log_warn("cannot add response header %s", name);
+}
+
 static void send_text(struct evhttp_request *req, int status, const char *type,
                       struct evbuffer *body)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
-    if (evhttp_add_header(h, "Content-Type", type) ||
-        evhttp_add_header(h, "Cache-Control", "no-store"))
-        log_warn("cannot add response headers");
+    http_add_header(h, "Content-Type", type);
+    http_add_header(h, "Cache-Control", "no-store");
+    http_status_headers(status, NULL, 0, http_add_header, h);
     evhttp_send_reply(req, status, http_reason(status), body);
 }
 

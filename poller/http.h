@@ -8,6 +8,10 @@
 
 #include "common/config.h"
 
+/* An http_header_fn (common/http.h) for evhttp: adds the header to
+ * headers, a struct evkeyvalq * (evhttp_request_get_output_headers). */
+void http_add_header(void *headers, const char *name, const char *value);
+
 /* Installs the routes and the request limits on http. Returns 0 or -1. */
 int http_setup(struct evhttp *http, const struct config *cfg);
 

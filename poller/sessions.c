@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/uuid.h"
 #include "poller/channels.h"
 #include "poller/feed.h"
 #include "poller/sessions.h"
@@ -19,8 +20,8 @@ struct session_entry {
     struct session_entry *next;
     time_t at; /* monotonic seconds of the read */
     unsigned long long sent;
-    char session[37];
-    char key[POLLREQ_KEY_MAX + 1];
+    char session[UUID_SIZE];
+    char key[PROTO_KEY_MAX + 1];
     char channel[CHANNEL_MAX + 1];
     char jn[sizeof((struct cursor *)0)->jn];
     char sys[sizeof((struct cursor *)0)->sys];

@@ -171,6 +171,22 @@ raw() { # raw BODY-FILE [curl args]: POST a file as the body
     [ "$HTTP_STATUS" = 404 ]
 }
 
+@test "an access key may have 64 bytes, on /api and /poll alike; 65 is 401 code 209" {
+    sign_in A kate
+    v=$(rcli get "rcg:key.$A_KEY")
+    k64=$(printf 'k%.0s' $(seq 1 64))
+    rcli set "rcg:key.$k64" "$v" >/dev/null
+    rcli set "rcg:key.${k64}x" "$v" >/dev/null # stored, but too long to ask
+    api '{"type":"users"}' "$k64"
+    expect_status 200
+    api '{"type":"users"}' "${k64}x"
+    expect_error 401 209
+    A_KEY=$k64 poll A
+    expect_status 200
+    A_KEY=${k64}x poll A
+    expect_error 401 209
+}
+
 @test "the gateway survived every bad input above" {
     api '{"type":"ready"}'
     expect_status 200

@@ -64,3 +64,21 @@ teardown_file() { stack_teardown; }
     api '{"type":"users"}' "$A_KEY"
     expect_status 200
 }
+
+# poller_health_is STATUS: the poller's own GET /health answers STATUS.
+poller_health_is() {
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+        --unix-socket "$TEST_DIR/poller.sock" http://p/health)" = "$1" ]
+}
+
+@test "Redis down: the poller's own /health is 503 with Retry-After, like every 503" {
+    stack_redis_stop "$TEST_DIR" "$REDIS_PORT"
+    stack_wait_for 10 poller_health_is 503
+    headers=$(curl -s -D - -o "$TEST_DIR/h.json" --unix-socket "$TEST_DIR/poller.sock" http://p/health)
+    grep -qi '^Retry-After: [1-9]' <<<"$headers"
+    [ "$(jq -r .status "$TEST_DIR/h.json")" = "redis unavailable" ]
+    stack_redis_start "$TEST_DIR" "$REDIS_PORT"
+    stack_wait_for 10 poller_health_is 200
+    ! curl -s -D - -o /dev/null --unix-socket "$TEST_DIR/poller.sock" http://p/health |
+        grep -qi '^Retry-After'
+}

@@ -1,5 +1,6 @@
 /* test_common.c - unit checks of common/ pieces that need no server: Go's
- * JSON escaping, strict UTF-8, field checks, cursors, the error table.
+ * JSON escaping, strict UTF-8, field checks, cursors, the error and
+ * HTTP status tables.
  * Prints one line per failed check and "N checks, M failed"; exit 1 on
  * any failure. Run from tests/unit.bats. */
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "common/cursor.h"
 #include "common/errors.h"
+#include "common/http.h"
 #include "common/jbuf.h"
 #include "common/names.h"
 #include "common/pollreq.h"
@@ -211,7 +213,16 @@ static void test_poll_hold(void)
     in.max_hold = 10;
     CHECK(pollreq_parse(&in, &p, &e) == CHAT_OK && p.timeout == 10);
     in.timeout = "56";
-    CHECK(pollreq_parse(&in, &p, &e) == CHAT_E_BAD_PARAM);
+    CHECK(pollreq_parse(&in, &p, &e) == CHAT_E_BAD_PARAM &&
+          strcmp(e.detail, "timeout must be an integer 0..55") == 0);
+    /* the key cap is PROTO_KEY_MAX bytes, on /poll as on /api */
+    in.timeout = NULL;
+    in.key = "0123456789012345678901234567890123456789012345678901234567890123";
+    CHECK(strlen(in.key) == PROTO_KEY_MAX &&
+          pollreq_parse(&in, &p, &e) == CHAT_OK);
+    in.key =
+        "01234567890123456789012345678901234567890123456789012345678901234";
+    CHECK(pollreq_parse(&in, &p, &e) == CHAT_E_BAD_KEY);
 }
 
 /* Keyspace names and notify flags (the Go order's wake). */
@@ -304,6 +315,39 @@ static void test_names(void)
     CHECK(names_keys("a\xff", 2, k) == 1);
 }
 
+/* The headers http_status_headers gave, "Name: value;" each. */
+static void collect(void *ctx, const char *name, const char *value)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+
+    snprintf(out + n, 128 - n, "%s: %s;", name, value);
+}
+
+static int status_headers_are(int status, const char *allow, int retry,
+                              const char *want)
+{
+    char got[128] = "";
+
+    http_status_headers(status, allow, retry, collect, got);
+    return strcmp(got, want) == 0;
+}
+
+static void test_http_status(void)
+{
+    CHECK(strcmp(http_reason(405), "Method Not Allowed") == 0);
+    CHECK(strcmp(http_reason(418), "Error") == 0);
+    CHECK(!http_status_has_body(204) && http_status_has_body(200) &&
+          http_status_has_body(405));
+    CHECK(status_headers_are(405, "GET, HEAD, OPTIONS", 0,
+                             "Allow: GET, HEAD, OPTIONS;"));
+    CHECK(status_headers_are(204, "POST, OPTIONS", 0, "Allow: POST, OPTIONS;"));
+    CHECK(status_headers_are(405, NULL, 0, ""));
+    CHECK(status_headers_are(200, "POST", 3, "")); /* neither belongs */
+    CHECK(status_headers_are(429, NULL, 0, "Retry-After: 1;"));
+    CHECK(status_headers_are(503, "GET", 7, "Retry-After: 7;"));
+}
+
 int main(void)
 {
     if (names_init()) {
@@ -316,6 +360,7 @@ int main(void)
     test_parse();
     test_cursor();
     test_errors();
+    test_http_status();
     test_poll_hold();
     test_keyspace();
     test_names();

@@ -89,7 +89,10 @@ async function request(url, init, timeoutMs, outerSignal) {
   throw new ApiError(status, err && Number.isInteger(err.code) ? err.code : -1, words, wait);
 }
 
+// Error codes the client acts on (docs/contract.md, section 3)
+export const ERR_BAD_CURSOR = 207; // a cursor of another session, or malformed
 export const ERR_NO_KEY = 208; // the server saw no access key
+export const ERR_NO_SESSION = 213; // unknown or expired session: ready again
 
 // The key goes in the Authorization header, out of URLs and access logs.
 // Some hosts strip that header (Apache without CGIPassAuth, some proxies):

@@ -1,6 +1,6 @@
 // app.js - the chat page: sign-in form, channel list, conversation.
 // Everything a user typed reaches the page through textContent only.
-import { ApiError, post } from "./api.js";
+import { ApiError, ERR_NO_SESSION, post } from "./api.js";
 import { Poller } from "./delivery.js";
 import { PUBLIC, Timeline, channelOf, humanTime, utf8Length, uuid4 } from "./store.js";
 import { TabGroup } from "./tabs.js";
@@ -42,7 +42,6 @@ const state = {
 };
 let joinChain = Promise.resolve();
 let usersTimer = 0;
-let pendingSeq = 0;
 let takenBack = 0;
 
 const poller = new Poller({
@@ -51,7 +50,7 @@ const poller = new Poller({
   badCursor: () => setCursor(null),
   batch: (reply) => onPollReply(reply, true),
   expired: renewSession,
-  unauthorized: (err) => signedOutByServer(err),
+  unauthorized: () => signedOutByServer(),
   status: (kind, info) => {
     showConnection(kind, info);
     tabs.status(kind, info);
@@ -466,7 +465,7 @@ function scheduleUsersRefresh() {
   clearInterval(usersTimer);
   usersTimer = setInterval(() => {
     refreshUsers().catch((err) => {
-      if (err instanceof ApiError && err.status === 401) signedOutByServer(err);
+      if (err instanceof ApiError && err.status === 401) signedOutByServer();
     });
   }, USERS_REFRESH_MS);
 }
@@ -551,7 +550,7 @@ async function doJoin(ch) {
     try {
       r = await api({ type: "channelJoin", sessionUUID: state.auth.session, channelJoin: { recipientUUID: ch } });
     } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 404 || err.code !== 213) throw err;
+      if (!(err instanceof ApiError) || err.status !== 404 || err.code !== ERR_NO_SESSION) throw err;
       await newSession(); // the session expired: a fresh one, bound by this join
       r = await api({ type: "channelJoin", sessionUUID: state.auth.session, channelJoin: { recipientUUID: ch } });
     }
@@ -569,7 +568,7 @@ async function doJoin(ch) {
     if (epoch !== state.epoch) return;
     state.joined = null;
     if (err instanceof ApiError && err.status === 401) {
-      signedOutByServer(err);
+      signedOutByServer();
       return;
     }
     if (state.channel === ch) {
@@ -623,7 +622,7 @@ function onSubmit(e) {
   autosize();
   // clientId: the server stores a retry of the same id once (a 503 or a
   // timeout may have been stored after all)
-  const p = { id: ++pendingSeq, clientId: uuid4(), text, channel: state.channel,
+  const p = { clientId: uuid4(), text, channel: state.channel,
     status: "sending", error: "", epoch: state.epoch };
   pendingOf(p.channel).push(p);
   if (p.channel === state.channel) {
@@ -644,7 +643,7 @@ async function deliver(p) {
   } catch (err) {
     if (p.settled || p.epoch !== state.epoch) return; // stored after all, or signed out meanwhile
     if (err instanceof ApiError && err.status === 401) {
-      signedOutByServer(err);
+      signedOutByServer();
       return;
     }
     p.status = "failed";
@@ -741,7 +740,7 @@ async function startChat(auth, cursor, channel) {
     await refreshUsers(); // also checks that a stored key still works
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
-      signedOutByServer(err);
+      signedOutByServer();
       return;
     }
     el.composerError.textContent = `Could not load the user list: ${describe(err)}`;

@@ -7,7 +7,7 @@
 // Authorization header (the key would sit in the URL and in access logs)
 // and cannot see the HTTP status, so it cannot tell "session expired"
 // (404) or "signed out" (401) from a network failure.
-import { ApiError, poll } from "./api.js";
+import { ApiError, ERR_BAD_CURSOR, poll } from "./api.js";
 import { backoffDelay } from "./store.js";
 
 const POLL_TIMEOUT_S = 25;
@@ -114,7 +114,7 @@ export class Poller {
           this.hooks.unauthorized(err);
           return;
         }
-        if (err.status === 400 && err.code === 207) {
+        if (err.status === 400 && err.code === ERR_BAD_CURSOR) {
           this.hooks.badCursor(); // not ours any more: start from the session's start
           quick = true;
           continue;
