@@ -17,6 +17,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "poller/answer.h"
+#include "poller/http.h"
 #include "poller/metrics.h"
 
 #define ALLOW_METHODS "GET, OPTIONS"
@@ -63,21 +64,15 @@ static const char *cors_origin(struct evhttp_request *req)
     return http_cors_allowed(cfg->cors_origins, o) ? o : NULL;
 }
 
-static void add_header(void *ctx, const char *name, const char *value)
-{
-    if (evhttp_add_header(ctx, name, value))
-        log_warn("cannot add response header %s", name);
-}
-
 static void add_headers(struct evhttp_request *req, const char *type)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     const char *origin = cors_origin(req);
 
-    add_header(h, "Content-Type", type);
-    add_header(h, "Cache-Control", "no-store");
+    http_add_header(h, "Content-Type", type);
+    http_add_header(h, "Cache-Control", "no-store");
     if (origin)
-        http_cors_headers(origin, 0, NULL, add_header, h);
+        http_cors_headers(origin, 0, NULL, http_add_header, h);
 }
 
 /* --- evhttp answers --- */
@@ -105,13 +100,8 @@ void answer_json(struct evhttp_request *req, int status, const char *body,
         retry_after = 0;
     }
     add_headers(req, "application/json; charset=utf-8");
-    if (status == 405)
-        add_header(h, "Allow", ALLOW_METHODS);
-    if (retry_after > 0) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", retry_after);
-        add_header(h, "Retry-After", ra);
-    }
+    /* every route of the poller is GET (and OPTIONS) */
+    http_status_headers(status, ALLOW_METHODS, retry_after, http_add_header, h);
     queued++;
     evhttp_request_set_on_complete_cb(req, on_complete, NULL);
     evhttp_send_reply(req, status, http_reason(status), out);
@@ -145,9 +135,9 @@ void answer_preflight(struct evhttp_request *req)
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     const char *origin = cors_origin(req);
 
-    add_header(h, "Allow", ALLOW_METHODS);
+    http_add_header(h, "Allow", ALLOW_METHODS);
     if (origin)
-        http_cors_headers(origin, 1, ALLOW_METHODS, add_header, h);
+        http_cors_headers(origin, 1, ALLOW_METHODS, http_add_header, h);
     evhttp_send_reply(req, 204, http_reason(204), NULL);
 }
 
@@ -156,8 +146,8 @@ void answer_preflight(struct evhttp_request *req)
 void answer_stream_start(struct evhttp_request *req)
 {
     add_headers(req, "text/event-stream; charset=utf-8");
-    add_header(evhttp_request_get_output_headers(req), "X-Accel-Buffering",
-               "no");
+    http_add_header(evhttp_request_get_output_headers(req), "X-Accel-Buffering",
+                    "no");
     evhttp_send_reply_start(req, 200, http_reason(200));
 }
 
