@@ -145,6 +145,7 @@ static void on_connect(const redisAsyncContext *c, int status)
     if (c != ac)
         return;
     if (status != REDIS_OK) {
+        ac = NULL; /* hiredis frees it after this returns */
         drop(c->errstr, 1);
         return;
     }
