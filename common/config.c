@@ -34,6 +34,11 @@ static const struct setting settings[] = {
     {.name = "CHAT_REDIS_TIMEOUT_MS",
      .def = "2000",
      INT(redis_timeout_ms, 10, 60000)},
+    {.name = "REDIS_SENTINELS", .def = "", STR(sentinels)},
+    {.name = "REDIS_SENTINEL_MASTER", .def = "mymaster", STR(sentinel_master)},
+    {.name = "REDIS_SENTINEL_PASSWORD", .def = "", STR(sentinel_password)},
+    {.name = "CHAT_REDIS_WAIT", .def = "0", INT(redis_wait, 0, 64)},
+    {.name = "CHAT_REDIS_WAIT_MS", .def = "1000", INT(redis_wait_ms, 1, 60000)},
     {.name = "CHAT_THREADS", .def = "8", INT(threads, 1, 1024)},
     {.name = "CHAT_PWHASH_OPSLIMIT", .def = "2", INT(pwhash_ops, 1, 100)},
     {.name = "CHAT_PWHASH_MEMLIMIT",
@@ -159,6 +164,57 @@ int config_split_address(const char *addr, char *host, unsigned hostlen,
     return 0;
 }
 
+/* REDIS_SENTINELS: comma-separated host:port, spaces around each allowed.
+ * Returns -1 on a malformed entry or more than CONFIG_SENTINELS_MAX. */
+static int parse_sentinels(struct config *cfg)
+{
+    char list[sizeof cfg->sentinels], *save = NULL;
+
+    memcpy(list, cfg->sentinels, sizeof list);
+    cfg->n_sentinels = 0;
+    for (char *t = strtok_r(list, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        struct config_addr *a;
+        size_t n;
+        while (*t == ' ')
+            t++;
+        n = strlen(t);
+        while (n && t[n - 1] == ' ')
+            t[--n] = '\0';
+        if (!n)
+            continue;
+        if (cfg->n_sentinels == CONFIG_SENTINELS_MAX)
+            return -1;
+        a = &cfg->sentinel[cfg->n_sentinels];
+        if (config_split_address(t, a->host, sizeof a->host, &a->port))
+            return -1;
+        cfg->n_sentinels++;
+    }
+    return cfg->sentinels[0] && !cfg->n_sentinels ? -1 : 0;
+}
+
+static int load_redis_target(struct config *cfg, char *err, unsigned errlen)
+{
+    if (parse_sentinels(cfg)) {
+        snprintf(err, errlen,
+                 "invalid REDIS_SENTINELS, want host:port[,host:port...] "
+                 "(at most %d)",
+                 CONFIG_SENTINELS_MAX);
+        return -1;
+    }
+    if (cfg->n_sentinels && !cfg->sentinel_master[0]) {
+        snprintf(err, errlen, "REDIS_SENTINEL_MASTER is empty");
+        return -1;
+    }
+    if (cfg->n_sentinels)
+        snprintf(cfg->redis_label, sizeof cfg->redis_label, "%s (sentinels %s)",
+                 cfg->sentinel_master, cfg->sentinels);
+    else
+        snprintf(cfg->redis_label, sizeof cfg->redis_label, "%s",
+                 cfg->redis_address);
+    return 0;
+}
+
 int config_load(struct config *cfg, char *err, unsigned errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -179,7 +235,7 @@ int config_load(struct config *cfg, char *err, unsigned errlen)
         memcpy(cfg->redis_host, cfg->redis_address,
                strlen(cfg->redis_address) + 1);
         cfg->redis_port = 0;
-        return 0;
+        return load_redis_target(cfg, err, errlen);
     }
     if (config_split_address(cfg->redis_address, cfg->redis_host,
                              sizeof cfg->redis_host, &cfg->redis_port)) {
@@ -187,5 +243,5 @@ int config_load(struct config *cfg, char *err, unsigned errlen)
                  "invalid REDIS_ADDRESS, want host:port or /socket/path");
         return -1;
     }
-    return 0;
+    return load_redis_target(cfg, err, errlen);
 }

@@ -3,6 +3,14 @@
 #ifndef CHAT_CONFIG_H
 #define CHAT_CONFIG_H
 
+#define CONFIG_SENTINELS_MAX 8
+
+/* One "host:port" of a list (REDIS_SENTINELS). */
+struct config_addr {
+    char host[256];
+    int port;
+};
+
 struct config {
     char redis_host[256];     /* from REDIS_ADDRESS host part */
     int redis_port;           /* from REDIS_ADDRESS port part */
@@ -12,11 +20,20 @@ struct config {
     int redis_db;             /* REDIS_DB: database number (SELECT) */
     int keyspace_setup;       /* CHAT_KEYSPACE_SETUP: may CONFIG SET notify */
     int redis_timeout_ms;     /* CHAT_REDIS_TIMEOUT_MS: connect and command */
-    int threads;              /* CHAT_THREADS: FastCGI worker threads */
-    int pwhash_ops;           /* CHAT_PWHASH_OPSLIMIT: argon2id passes */
-    long pwhash_mem;          /* CHAT_PWHASH_MEMLIMIT: argon2id bytes */
-    int pwhash_concurrency;   /* CHAT_PWHASH_CONCURRENCY: hashes at once */
-    int msg_rate;             /* CHAT_MSG_RATE: messages per user per 10 s */
+    char sentinels[1024];     /* REDIS_SENTINELS: "host:port,..." or "" */
+    struct config_addr sentinel[CONFIG_SENTINELS_MAX]; /* parsed from it */
+    int n_sentinels;             /* 0 = REDIS_ADDRESS is the primary */
+    char sentinel_master[128];   /* REDIS_SENTINEL_MASTER: monitored name */
+    char sentinel_password[256]; /* REDIS_SENTINEL_PASSWORD: AUTH, "" none */
+    int redis_wait;              /* CHAT_REDIS_WAIT: replicas a write waits
+                                    for (WAIT) before its 200, 0 = none */
+    int redis_wait_ms;           /* CHAT_REDIS_WAIT_MS: WAIT's timeout */
+    char redis_label[1200];      /* what logs call the Redis */
+    int threads;                 /* CHAT_THREADS: FastCGI worker threads */
+    int pwhash_ops;              /* CHAT_PWHASH_OPSLIMIT: argon2id passes */
+    long pwhash_mem;             /* CHAT_PWHASH_MEMLIMIT: argon2id bytes */
+    int pwhash_concurrency;      /* CHAT_PWHASH_CONCURRENCY: hashes at once */
+    int msg_rate;                /* CHAT_MSG_RATE: messages per user per 10 s */
     int signin_fails;         /* CHAT_SIGNIN_FAILS: failures per name / 5 min */
     int key_ttl;              /* CHAT_KEY_TTL: access key idle expiry, s */
     int session_ttl;          /* CHAT_SESSION_TTL: session idle expiry, s */

@@ -102,6 +102,11 @@ static const struct err_row rows[CHAT_E__MAX] = {
     [CHAT_E_SLOW_HEAD] = {.status = 408,
                           .code = 227,
                           .text = "request head not received in time"},
+    /* a write Redis stored that CHAT_REDIS_WAIT replicas did not confirm */
+    [CHAT_E_NOT_REPLICATED] = {.status = 503,
+                               .code = 230,
+                               .text = "write not confirmed by the Redis "
+                                       "replicas in time, retry later"},
 };
 
 enum chat_err chat_fail(struct chat_error *e, enum chat_err err,

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/redis_conn.h"
 #include "fcgi/db.h"
 
 void db_init(struct db *d, const struct config *cfg)
@@ -50,66 +51,24 @@ static void mark_down(struct db *d, const char *why)
 {
     atomic_store(&down_next_probe, now_ms() + DOWN_PROBE_MS);
     if (!d->down_logged)
-        log_warn("redis %s unavailable: %s", d->cfg->redis_address, why);
+        log_warn("redis %s unavailable: %s", d->cfg->redis_label, why);
     d->down_logged = 1;
     db_close(d);
-}
-
-/* Runs one setup command (AUTH, SELECT); 0 when Redis accepted it. */
-static int setup_command(redisContext *c, int argc, const char **argv)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-    int ok = r && r->type != REDIS_REPLY_ERROR;
-
-    if (r && !ok)
-        log_err("redis %s failed: %.200s", argv[0], r->str);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
-}
-
-redisContext *db_connect(const struct config *cfg, char *why, size_t n)
-{
-    struct timeval tv = {.tv_sec = cfg->redis_timeout_ms / 1000,
-                         .tv_usec =
-                             (long)(cfg->redis_timeout_ms % 1000) * 1000};
-    redisContext *c;
-    char db[16];
-    const char *auth[3];
-    int auth_argc = store_auth_argv(cfg, auth);
-    const char *select[] = {"SELECT", db};
-
-    if (cfg->redis_host[0] == '/')
-        c = redisConnectUnixWithTimeout(cfg->redis_host, tv);
-    else
-        c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
-    if (!c || c->err) {
-        snprintf(why, n, "%s", c ? c->errstr : "out of memory");
-        goto fail;
-    }
-    snprintf(why, n, "setup failed");
-    snprintf(db, sizeof db, "%d", cfg->redis_db);
-    if (redisSetTimeout(c, tv) != REDIS_OK ||
-        (auth_argc && setup_command(c, auth_argc, auth)) ||
-        (cfg->redis_db && setup_command(c, 2, select)))
-        goto fail;
-    return c;
-fail:
-    if (c)
-        redisFree(c);
-    return NULL;
+    redis_conn_forget(); /* with Sentinel: the primary may have moved */
 }
 
 static int connect_now(struct db *d)
 {
-    char why[128];
+    char why[256];
 
-    d->ctx = db_connect(d->cfg, why, sizeof why);
+    d->gen = redis_conn_generation(); /* before: a move meanwhile counts */
+    d->ctx = redis_conn_open(d->cfg, why, sizeof why);
     if (!d->ctx) {
         mark_down(d, why);
         return -1;
     }
     if (d->down_logged)
-        log_info("redis %s reachable again", d->cfg->redis_address);
+        log_info("redis %s reachable again", d->cfg->redis_label);
     d->down_logged = 0;
     return 0;
 }
@@ -126,13 +85,13 @@ static int is_stale(redisContext *c)
  * on a unix socket is also woken when Redis merely consumes the command
  * (unix_write_space wakes every sleeper on the socket), which cost a
  * second context switch per call; poll() wakes for POLLIN only. */
-static int wait_readable(struct db *d)
+static int wait_readable(struct db *d, int timeout_ms)
 {
     struct pollfd p = {.fd = d->ctx->fd, .events = POLLIN};
     int n;
 
     do
-        n = poll(&p, 1, d->cfg->redis_timeout_ms);
+        n = poll(&p, 1, timeout_ms);
     while (n < 0 && errno == EINTR);
     if (n > 0)
         return 0;
@@ -144,8 +103,9 @@ static int wait_readable(struct db *d)
 }
 
 /* The next reply, as redisGetReply() reads it but waiting in
- * wait_readable(). NULL on an I/O error or timeout (see d->ctx->errstr). */
-static redisReply *read_reply(struct db *d)
+ * wait_readable() up to timeout_ms. NULL on an I/O error or timeout (see
+ * d->ctx->errstr). */
+static redisReply *read_reply_within(struct db *d, int timeout_ms)
 {
     void *r = NULL;
     int done = 0;
@@ -159,9 +119,14 @@ static redisReply *read_reply(struct db *d)
             return NULL;
         if (r)
             return r;
-        if (wait_readable(d) || redisBufferRead(d->ctx) != REDIS_OK)
+        if (wait_readable(d, timeout_ms) || redisBufferRead(d->ctx) != REDIS_OK)
             return NULL;
     }
+}
+
+static redisReply *read_reply(struct db *d)
+{
+    return read_reply_within(d, d->cfg->redis_timeout_ms);
 }
 
 static redisReply *send_argv(struct db *d, int argc, const char **argv,
@@ -196,14 +161,88 @@ static int ensure_connected(struct db *d)
         return -1;
     if (d->ctx && now - d->last_used_ms >= 50 && is_stale(d->ctx))
         db_close(d);
+    /* the primary moved since: the old one may still take (lost) writes */
+    if (d->ctx && d->gen != redis_conn_generation())
+        db_close(d);
     d->last_used_ms = now;
     return d->ctx ? 0 : connect_now(d);
+}
+
+/* Whether a call that succeeded waits for CHAT_REDIS_WAIT replicas: every
+ * script that stores chat data (user, session, key, join, message). Reads,
+ * hold slots and sign-in counters do not; a script added later does. */
+static int needs_wait(const struct store_call *c)
+{
+    switch (c->script) {
+    case S_USER_BY_NAME:
+    case S_SIGNIN_FAIL:
+    case S_SIGNIN_REFUND:
+    case S_POLL:
+    case S_CHANNEL_READ:
+    case S_AUTH:
+    case S_HOLD_TAKE:
+    case S_SKEL_TAIL:
+    case S__MAX:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* WAIT CHAT_REDIS_WAIT replicas for what this connection wrote. 0 when
+ * they confirmed it in CHAT_REDIS_WAIT_MS; else -1 with e set: 230 (the
+ * write is on the primary only, and may be lost in a failover), or 221
+ * when the connection failed. */
+static int wait_replicas(struct db *d, struct chat_error *e)
+{
+    char num[16], ms[16];
+    const char *argv[] = {"WAIT", num, ms};
+    redisReply *r;
+    long long got;
+
+    snprintf(num, sizeof num, "%d", d->cfg->redis_wait);
+    snprintf(ms, sizeof ms, "%d", d->cfg->redis_wait_ms);
+    r = redisAppendCommandArgv(d->ctx, 3, argv, NULL) == REDIS_OK
+            ? read_reply_within(d, d->cfg->redis_wait_ms +
+                                       d->cfg->redis_timeout_ms)
+            : NULL;
+    if (!r) {
+        mark_down(d, d->ctx->errstr);
+        chat_fail(e, CHAT_E_REDIS, NULL);
+        return -1;
+    }
+    got = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    if (got >= d->cfg->redis_wait)
+        return 0;
+    log_warn("redis %s: a write reached %lld of CHAT_REDIS_WAIT=%d replicas "
+             "in %d ms",
+             d->cfg->redis_label, got < 0 ? 0 : got, d->cfg->redis_wait,
+             d->cfg->redis_wait_ms);
+    /* its replicas may follow a new primary now: ask Sentinel again */
+    db_close(d);
+    redis_conn_forget();
+    e->retry_after = 1;
+    chat_fail(e, CHAT_E_NOT_REPLICATED, NULL);
+    return -1;
+}
+
+/* A server that no longer takes writes as the primary (READONLY after a
+ * failover, NOREPLICAS, MASTERDOWN): this connection is dropped and the
+ * next one asks Sentinel again. The caller still maps r (503 code 221). */
+static void check_moved(struct db *d, const redisReply *r)
+{
+    if (!d->ctx || !redis_conn_moved_error(r))
+        return;
+    log_warn("redis %s: %.120s; reconnecting", d->cfg->redis_label, r->str);
+    db_close(d);
+    redis_conn_forget();
 }
 
 enum chat_err db_pipeline(struct db *d, struct store_call *calls, int n,
                           redisReply **replies, struct chat_error *e)
 {
-    int i;
+    int i, wait;
 
     for (i = 0; i < n; i++)
         replies[i] = NULL;
@@ -229,14 +268,23 @@ enum chat_err db_pipeline(struct db *d, struct store_call *calls, int n,
         }
     }
     atomic_store(&down_next_probe, 0); /* Redis answered */
+    wait = 0;
+    for (i = 0; i < n; i++) {
+        wait |= replies[i]->type != REDIS_REPLY_ERROR && needs_wait(&calls[i]);
+        check_moved(d, replies[i]);
+    }
+    if (wait && d->cfg->redis_wait && d->ctx && wait_replicas(d, e))
+        goto fail;
     return CHAT_OK;
 io_error:
     mark_down(d, d->ctx->errstr);
+    chat_fail(e, CHAT_E_REDIS, NULL);
+fail:
     for (i = 0; i < n; i++) {
         freeReplyObject(replies[i]);
         replies[i] = NULL;
     }
-    return chat_fail(e, CHAT_E_REDIS, NULL);
+    return e->err;
 }
 
 /* Settles the reply of one command: NULL (connection lost) is 503, an
@@ -251,6 +299,7 @@ static enum chat_err take_reply(struct db *d, redisReply *r, redisReply **out,
     atomic_store(&down_next_probe, 0); /* Redis answered */
     if (r->type == REDIS_REPLY_ERROR) {
         enum chat_err err = store_reply_error(r, e);
+        check_moved(d, r);
         if (err == CHAT_E_REDIS || err == CHAT_E_INTERNAL)
             log_warn("redis error: %.200s", r->str);
         freeReplyObject(r);
@@ -284,5 +333,12 @@ enum chat_err db_call(struct db *d, struct store_call *c, redisReply **out,
         store_call_use_eval(c);
         r = send_call(d, c);
     }
-    return take_reply(d, r, out, e);
+    if (take_reply(d, r, out, e) != CHAT_OK)
+        return e->err;
+    if (d->cfg->redis_wait && d->ctx && needs_wait(c) && wait_replicas(d, e)) {
+        freeReplyObject(*out);
+        *out = NULL;
+        return e->err;
+    }
+    return CHAT_OK;
 }

@@ -1,6 +1,9 @@
 /* db.h - one synchronous Redis connection per FastCGI thread: connects
- * lazily, reconnects by itself, runs store calls (EVALSHA, EVAL on
- * NOSCRIPT) and maps failures to chat_err (503 when Redis is away). */
+ * lazily (common/redis_conn.h: REDIS_ADDRESS or the primary Sentinel
+ * names), reconnects by itself, runs store calls (EVALSHA, EVAL on
+ * NOSCRIPT) and maps failures to chat_err (503 when Redis is away). With
+ * CHAT_REDIS_WAIT=N a call that stored chat data is followed by WAIT N on
+ * the same connection, and is 503 code 230 when fewer confirm it. */
 #ifndef CHAT_DB_H
 #define CHAT_DB_H
 
@@ -15,13 +18,11 @@ struct db {
     const struct config *cfg;
     int down_logged;
     long last_used_ms; /* CLOCK_MONOTONIC_COARSE of the last call */
+    unsigned gen;      /* redis_conn_generation() when ctx was opened */
 };
 
 void db_init(struct db *d, const struct config *cfg);
 
-/* A new connection with cfg's timeouts, AUTH and SELECT done, or NULL
- * with the reason in why. */
-redisContext *db_connect(const struct config *cfg, char *why, size_t n);
 void db_close(struct db *d); /* NULL-safe */
 
 /* Runs c. On CHAT_OK *out is the reply (caller frees it with

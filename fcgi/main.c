@@ -20,6 +20,7 @@
 #include "fcgi/migrate.h"
 #include "fcgi/poll.h"
 #include "fcgi/request.h"
+#include "fcgi/sentinel_watch.h"
 #include "fcgi/users_cache.h"
 
 static struct config cfg;
@@ -104,8 +105,9 @@ static int serve_fcgi(void)
         }
         started++;
     }
-    log_info("chat.fcgi ready: %d threads, redis %s", started,
-             cfg.redis_address);
+    if (cfg.n_sentinels && sentinel_watch_start(&cfg) != 0)
+        log_err("cannot start the sentinel switch watch");
+    log_info("chat.fcgi ready: %d threads, redis %s", started, cfg.redis_label);
     if (cfg.fcgi_poll && cfg.poll_hold_slots == 0 && cfg.threads == 1)
         log_warn("CHAT_THREADS=1 with CHAT_POLL_HOLD_SLOTS=0: this process "
                  "holds no /poll (each answers at once with pollAfter); set "
@@ -118,6 +120,7 @@ static int serve_fcgi(void)
     shutdown(0, SHUT_RDWR);
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
+    sentinel_watch_stop();
     free(tids);
     return started > 0 ? 0 : 1;
 }

@@ -79,7 +79,7 @@ static int index_names(struct db *db, const struct config *cfg)
 
     if (names_index_catch_up(db, LONG_MAX, &done, &e) < 0) {
         fprintf(stderr, "chat.fcgi --migrate: cannot index names in %s\n",
-                cfg->redis_address);
+                cfg->redis_label);
         return -1;
     }
     printf("indexed %ld names for confusables (rcg:skel)\n", done);
@@ -102,7 +102,7 @@ int migrate_password_hashes(const struct config *cfg)
             r->type != REDIS_REPLY_ARRAY) {
             freeReplyObject(r); /* NULL when the call failed */
             fprintf(stderr, "chat.fcgi --migrate: cannot read users from %s\n",
-                    cfg->redis_address);
+                    cfg->redis_label);
             goto out;
         }
         for (size_t i = 0; i < r->elements; i++) {

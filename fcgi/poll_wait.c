@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/redis_conn.h"
 #include "fcgi/db.h"
 #include "fcgi/poll_wait.h"
 
@@ -92,12 +93,13 @@ static int sub_channel(struct poll_wait *w, const char *verb)
 int poll_wait_follow(struct poll_wait *w, const struct config *cfg,
                      const char *channel)
 {
-    char why[128];
+    char why[256];
 
     if (strlen(channel) >= sizeof w->channel)
         return -1;
     if (!w->ctx) {
-        w->ctx = db_connect(cfg, why, sizeof why);
+        w->gen = redis_conn_generation();
+        w->ctx = redis_conn_open(cfg, why, sizeof why);
         w->db = cfg->redis_db;
         if (!w->ctx || sub_command(w, "SUBSCRIBE", STORE_WAKE_CHANNEL))
             goto fail;
@@ -170,6 +172,11 @@ enum poll_wait_rc poll_wait_next(struct poll_wait *w, long long deadline_ms,
         }
         if (stop())
             return POLL_WAIT_STOP;
+        /* the primary moved: read there, and subscribe there again */
+        if (w->gen != redis_conn_generation()) {
+            poll_wait_close(w);
+            return POLL_WAIT_WOKEN;
+        }
         if (left <= 0)
             return POLL_WAIT_TIMEOUT;
         if (w->recheck_at && w->recheck_at <= now) {

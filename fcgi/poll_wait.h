@@ -19,6 +19,7 @@
 
 struct poll_wait {
     redisContext *ctx; /* NULL until poll_wait_follow connected */
+    unsigned gen;      /* redis_conn_generation() when ctx was opened */
     int db;
     int keyspace;                /* notifications of list writes are on */
     char channel[256];           /* chat channel subscribed besides rcg:wake */

@@ -11,9 +11,11 @@
 #include <hiredis/adapters/libevent.h>
 
 #include "common/log.h"
+#include "common/redis_conn.h"
 #include "poller/feed.h"
 #include "poller/metrics.h"
 #include "poller/probe.h"
+#include "poller/sentinel.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
@@ -61,8 +63,15 @@ static unsigned long long ks_confirmed_seq;   /* keyspace PSUBSCRIBE ack */
 static char ks_pattern[STORE_KEY_MAX];        /* every chat list's channel */
 static int stopping;
 static int keyspace_logged;
+/* Where both links connect: REDIS_ADDRESS, or what Sentinel named last
+ * (none yet: they wait for it). */
+static struct redis_addr primary;
+static int have_primary;
+static char primary_name[sizeof((struct config *)0)->redis_label];
+static struct event *moved_ev; /* drops both links outside their callbacks */
 
 static void link_connect(struct link *l);
+static long long mono_ms(void);
 
 static struct link *link_of(const redisAsyncContext *ac)
 {
@@ -106,7 +115,7 @@ static void reset_chan(struct chan *ch, void *ctx)
 static void link_lost(struct link *l, const char *why)
 {
     if (l->connected || !l->ever_connected)
-        log_warn("redis %s (%s connection): %s", cfg->redis_address,
+        log_warn("redis %s (%s connection): %s", primary_name,
                  l->kind == LINK_CMD ? "command" : "subscribe", why);
     l->ac = NULL;
     l->connected = 0;
@@ -171,6 +180,7 @@ static int queue_setup(redisAsyncContext *ac)
 static void keyspace_check(void);
 static int send_call(const struct store_call *c, feed_reply_fn fn, void *priv,
                      int probe);
+static void role_check(struct link *l);
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
@@ -184,7 +194,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     if (l->ever_connected)
         metrics.redis_reconnects++;
-    log_info("redis %s: %s connection up", cfg->redis_address,
+    log_info("redis %s: %s connection up", primary_name,
              l->kind == LINK_CMD ? "command" : "subscribe");
     l->connected = 1;
     l->ever_connected = 1;
@@ -193,6 +203,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
         sub_send("SUBSCRIBE", STORE_WAKE_CHANNEL);
         sub_send("PSUBSCRIBE", ks_pattern);
         chan_each(subscribe_chan, NULL);
+    } else if (cfg->n_sentinels) {
+        role_check(l); /* then keyspace_check() */
     } else {
         keyspace_check(); /* its answer makes the link ready (cmd_up) */
     }
@@ -202,19 +214,19 @@ static void link_connect(struct link *l)
 {
     redisAsyncContext *ac;
 
-    if (stopping || l->ac)
+    if (stopping || l->ac || !have_primary)
         return;
-    if (cfg->redis_host[0] == '/')
-        ac = redisAsyncConnectUnix(cfg->redis_host);
+    if (primary.port == 0)
+        ac = redisAsyncConnectUnix(primary.host);
     else
-        ac = redisAsyncConnect(cfg->redis_host, cfg->redis_port);
+        ac = redisAsyncConnect(primary.host, primary.port);
     if (!ac) {
         schedule_retry(l);
         return;
     }
     if (ac->err) {
         if (!l->ever_connected || l->backoff_ms == BACKOFF_MIN_MS)
-            log_warn("redis %s: %s", cfg->redis_address, ac->errstr);
+            log_warn("redis %s: %s", primary_name, ac->errstr);
         redisAsyncFree(ac);
         schedule_retry(l);
         return;
@@ -229,6 +241,89 @@ static void link_connect(struct link *l)
     l->ac = ac;
     if (queue_setup(ac) != 0)
         log_err("cannot queue the redis AUTH/SELECT");
+}
+
+/* --- the primary: REDIS_ADDRESS, or Sentinel's (poller/sentinel.c) --- */
+
+/* Both links are closed (pending callbacks run with NULL) and retry with
+ * their backoff. */
+static void drop_links(const char *why)
+{
+    for (int i = 0; i < 2; i++) {
+        redisAsyncContext *ac = links[i].ac;
+        if (!ac)
+            continue;
+        links[i].ac = NULL; /* re-entrant calls see the link down */
+        redisAsyncFree(ac);
+        link_lost(&links[i], why);
+    }
+}
+
+static void moved_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    drop_links("not the primary; reconnecting");
+}
+
+/* This server does not take writes as the primary: ask Sentinel again and
+ * drop both links (from the loop, not inside their own callback). */
+static void primary_doubted(void)
+{
+    struct timeval now = {0, 0};
+
+    sentinel_doubt();
+    if (evtimer_add(moved_ev, &now) != 0)
+        log_err("cannot schedule the redis reconnect");
+}
+
+/* Sentinel named the primary: a new one gets both links at once. */
+static void feed_primary(const struct redis_addr *a)
+{
+    if (have_primary && redis_conn_addr_eq(&primary, a))
+        return;
+    drop_links("the primary moved");
+    primary = *a;
+    have_primary = 1;
+    redis_conn_addr_str(&primary, primary_name, sizeof primary_name);
+    log_info("redis primary %s is at %s", cfg->sentinel_master, primary_name);
+    for (int i = 0; i < 2; i++) {
+        evtimer_del(links[i].retry);
+        links[i].backoff_ms = BACKOFF_MIN_MS;
+        link_connect(&links[i]);
+    }
+}
+
+/* The first reply on a new command link, in Sentinel mode: is it the
+ * primary? Only then the link gets ready (keyspace_check). */
+/* cppcheck-suppress constParameter ; the hiredis callback type */
+static void on_role(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct link *l = priv;
+
+    if (ac != l->ac)
+        return;
+    if (l->pending)
+        l->pending--;
+    l->waiting_since_ms = mono_ms();
+    if (redis_conn_role_is_master(reply)) {
+        keyspace_check();
+        return;
+    }
+    if (reply)
+        log_warn("redis %s is not the primary (ROLE)", primary_name);
+    primary_doubted();
+}
+
+static void role_check(struct link *l)
+{
+    if (redisAsyncCommand(l->ac, on_role, l, "ROLE") != REDIS_OK) {
+        log_err("cannot send ROLE");
+        return;
+    }
+    if (l->pending++ == 0)
+        l->waiting_since_ms = mono_ms();
 }
 
 /* --- the SUBSCRIBE connection --- */
@@ -544,6 +639,8 @@ static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
     struct link *l = &links[LINK_CMD];
     int first = 0;
 
+    if (cfg->n_sentinels && ac == l->ac && redis_conn_moved_error(r))
+        primary_doubted(); /* demoted under us (READONLY) */
     if (r && store_reply_noscript(r) && !q->retried && ac == links[0].ac &&
         links[0].connected) {
         q->retried = 1;
@@ -670,6 +767,18 @@ int feed_start(struct event_base *b, const struct config *c,
     base = b;
     cfg = c;
     hooks = *h;
+    moved_ev = evtimer_new(base, moved_cb, NULL);
+    if (!moved_ev)
+        return -1;
+    if (!cfg->n_sentinels) {
+        redis_conn_plain_addr(cfg, &primary);
+        have_primary = 1;
+        snprintf(primary_name, sizeof primary_name, "%s", cfg->redis_address);
+    } else {
+        snprintf(primary_name, sizeof primary_name, "%s", cfg->redis_label);
+        if (sentinel_start(base, cfg, feed_primary) != 0)
+            return -1;
+    }
     if (store_keyspace_name(ks_pattern, sizeof ks_pattern, cfg->redis_db,
                             "*") != 0 ||
         probe_init(base, probe_wake) != 0)
@@ -697,6 +806,12 @@ int feed_start(struct event_base *b, const struct config *c,
 void feed_stop(void)
 {
     stopping = 1;
+    if (cfg && cfg->n_sentinels)
+        sentinel_stop();
+    if (moved_ev) {
+        event_free(moved_ev);
+        moved_ev = NULL;
+    }
     probe_free_all();
     for (int i = 0; i < 2; i++) {
         if (links[i].ac) {

@@ -248,7 +248,7 @@ int main(int argc, char **argv)
         goto out;
     log_info("chat-poller ready on %s, redis %s",
              cfg.poller_socket[0] ? cfg.poller_socket : cfg.poller_address,
-             cfg.redis_address);
+             cfg.redis_label);
     if (event_base_dispatch(base) < 0)
         log_err("event loop failed");
     rc = 0;

@@ -9,3 +9,10 @@ ROOT="$(cd "$(dirname "${BATS_TEST_FILENAME}")/.." && pwd)"
     [ "$status" -eq 0 ]
     [[ "$output" == *" checks, 0 failed" ]]
 }
+
+@test "common/redis_conn: Sentinel and ROLE replies, +switch-master, READONLY; the Sentinel settings" {
+    run "$ROOT/${BUILD:-build/release}/tests/test_redis_conn"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *" checks, 0 failed" ]]
+}

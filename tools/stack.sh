@@ -7,6 +7,10 @@
 #   stack_start DIR HTTP_PORT REDIS_PORT   (BUILD=build/release by default,
 #                                           STACK_SERVER=lighttpd by default)
 #   stack_stop DIR REDIS_PORT
+# STACK_REDIS_EXTERNAL=1: no redis-server of ours; the programs use the
+# REDIS_ADDRESS or REDIS_SENTINELS of the environment (`make run` with
+# either set). STACK_HTTP_HOST: the loopback address the front server binds
+# (127.0.0.1; lighttpd only: tests/hosts.bats runs hosts on 127.0.0.2, .3).
 # Front servers (docs/deploy.md):
 #   lighttpd    lighttpd.conf, spawns chat.fcgi itself (STACK_TLS=1:
 #               deploy/lighttpd-tls.conf, HTTPS and HTTP/2)
@@ -42,17 +46,18 @@ stack_free_port() {
     return 1
 }
 
-# stack_port_busy PORT: 0 (true) when something accepts on 127.0.0.1:PORT
-# (a listener on 0.0.0.0 or [::] too: it would take our connections).
+# stack_port_busy PORT [HOST]: 0 (true) when something accepts on
+# HOST:PORT, 127.0.0.1 by default (a listener on 0.0.0.0 or [::] too: it
+# would take our connections).
 stack_port_busy() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
 }
 
-# stack_port_check PORT WHAT: refuses a port already in use with one line
-# naming it; WHAT is what we wanted it for.
+# stack_port_check PORT WHAT [HOST]: refuses a port already in use with one
+# line naming it; WHAT is what we wanted it for.
 stack_port_check() {
-    stack_port_busy "$1" || return 0
-    echo "stack: 127.0.0.1:$1 is already in use by another process (wanted for $2); not starting it" >&2
+    stack_port_busy "$1" "${3:-}" || return 0
+    echo "stack: ${3:-127.0.0.1}:$1 is already in use by another process (wanted for $2); not starting it" >&2
     return 1
 }
 
@@ -166,9 +171,9 @@ stack_tls_cert() {
 # STACK_TLS_DIR/cert.pem, DIR/tls by default).
 stack_url() {
     if [ "${STACK_TLS:-0}" = 1 ]; then
-        echo "https://127.0.0.1:$2$3"
+        echo "https://${STACK_HTTP_HOST:-127.0.0.1}:$2$3"
     else
-        echo "http://127.0.0.1:$2$3"
+        echo "http://${STACK_HTTP_HOST:-127.0.0.1}:$2$3"
     fi
 }
 
@@ -181,11 +186,16 @@ stack_health() {
 
 stack_lighttpd_start() { # DIR HTTP_PORT
     local dir=$1 port=$2 conf=${STACK_LIGHTTPD_CONF:-$ROOT/lighttpd.conf}
-    local tlsdir=${STACK_TLS_DIR:-$dir/tls}
-    stack_port_check "$port" lighttpd || return 1
+    local tlsdir=${STACK_TLS_DIR:-$dir/tls} host=${STACK_HTTP_HOST:-127.0.0.1}
+    stack_port_check "$port" lighttpd "$host" || return 1
     if [ "${STACK_TLS:-0}" = 1 ]; then
         stack_tls_cert "$tlsdir" || { echo "stack: openssl made no certificate" >&2; return 1; }
         conf=${STACK_LIGHTTPD_CONF:-$ROOT/deploy/lighttpd-tls.conf}
+    fi
+    # another loopback address: the same config, bound there
+    if [ "$host" != 127.0.0.1 ]; then
+        printf 'include "%s"\nserver.bind := "%s"\n' "$conf" "$host" > "$dir/lighttpd-host.conf"
+        conf=$dir/lighttpd-host.conf
     fi
     # STACK_FCGI_BIN: another program for lighttpd to spawn as chat.fcgi
     # (tests/edge_errors.bats: one that can be kept from restarting)
@@ -213,7 +223,9 @@ STACK_FCGI_ENV=(PATH REDIS_ADDRESS REDIS_PASSWORD REDIS_DB CHAT_KEYSPACE_SETUP
     CHAT_PWHASH_CONCURRENCY CHAT_MSG_RATE CHAT_SIGNIN_FAILS CHAT_KEY_TTL
     CHAT_SESSION_TTL CHAT_EVENTS_MAXLEN CHAT_LOG_LEVEL CHAT_FCGI_POLL
     CHAT_USERS_CACHE_MS CHAT_POLL_MAX_HOLD CHAT_CORS_ORIGINS REDIS_USERNAME
-    CHAT_POLL_HOLD_SLOTS ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS)
+    CHAT_POLL_HOLD_SLOTS REDIS_SENTINELS REDIS_SENTINEL_MASTER
+    REDIS_SENTINEL_PASSWORD CHAT_REDIS_WAIT CHAT_REDIS_WAIT_MS
+    ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS)
 
 # Who the front server's workers run as: the current user, or when started
 # by root (Apache refuses to serve as root) STACK_WWW_USER, www-data.
@@ -530,15 +542,21 @@ stack_start() { # DIR HTTP_PORT REDIS_PORT
     mkdir -p "$dir"
     stack_claim "$dir" || return 1
     # both ports first: nothing starts when either is taken
-    stack_port_check "$redis" redis-server || return 1
-    stack_port_check "$http" "$server" || return 1
+    if [ "${STACK_REDIS_EXTERNAL:-0}" != 1 ]; then
+        stack_port_check "$redis" redis-server || return 1
+    fi
+    stack_port_check "$http" "$server" "${STACK_HTTP_HOST:-}" || return 1
     # STACK_REDIS_UNIX=1: the programs reach Redis over its unix socket.
-    if [ "${STACK_REDIS_UNIX:-0}" = 1 ]; then
+    if [ "${STACK_REDIS_EXTERNAL:-0}" = 1 ]; then
+        : # REDIS_ADDRESS or REDIS_SENTINELS as given
+    elif [ "${STACK_REDIS_UNIX:-0}" = 1 ]; then
         export REDIS_ADDRESS="$dir/redis.sock"
     else
         export REDIS_ADDRESS="127.0.0.1:$redis"
     fi
-    stack_redis_start "$dir" "$redis" || { echo "redis did not start" >&2; return 1; }
+    if [ "${STACK_REDIS_EXTERNAL:-0}" != 1 ]; then
+        stack_redis_start "$dir" "$redis" || { echo "redis did not start" >&2; return 1; }
+    fi
     if stack_server_polls "$server"; then
         stack_poller_start "$dir" || { echo "chat-poller did not start" >&2; return 1; }
     fi
@@ -587,13 +605,25 @@ stack_run() {
         fi ;;
     esac
     export STACK_REDIS_UNIX=${STACK_REDIS_UNIX:-1}
+    # REDIS_ADDRESS or REDIS_SENTINELS given: that Redis, none of ours
+    if [ -n "${REDIS_ADDRESS:-}${REDIS_SENTINELS:-}" ]; then
+        export STACK_REDIS_EXTERNAL=1
+        if [ -n "${REDIS_SENTINELS:-}" ]; then
+            echo "using master ${REDIS_SENTINEL_MASTER:-mymaster} of sentinels $REDIS_SENTINELS (no redis-server of ours)"
+        else
+            echo "using the Redis at $REDIS_ADDRESS (no redis-server of ours)"
+        fi
+    fi
     # a stack already running in the directory is another run's: refused
     # here, before anything of ours could stop it
     mkdir -p "$dir"
     stack_claim "$dir" || exit 1
     trap 'echo; echo "stopping..."; stack_stop "$dir" "$redis"; exit 0' INT TERM
     # a refused port starts nothing; a later failure stops what did start
-    stack_start "$dir" "$http" "$redis" || { stack_stop "$dir" "$redis"; exit 1; }
+    stack_start "$dir" "$http" "$redis" || {
+        [ "${STACK_REDIS_EXTERNAL:-0}" = 1 ] &&
+            echo "(is the Redis of REDIS_ADDRESS / REDIS_SENTINELS reachable? see $dir/*.log)" >&2
+        stack_stop "$dir" "$redis"; exit 1; }
     url=$(stack_url "$dir" "$http" /)
     echo "chat is up behind $server: $url  (logs in $dir; Ctrl-C stops)"
     if [ "${STACK_TLS:-0}" = 1 ]; then
