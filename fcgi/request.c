@@ -214,51 +214,30 @@ void reply_error(struct reply *r, const struct chat_error *e)
     r->retry_after = e->retry_after;
 }
 
-/* A header block being formatted; len -1 once it did not fit. */
-struct head {
-    char *buf;
-    size_t n;
-    int len;
-};
-
-static void head_add(void *ctx, const char *name, const char *value)
-{
-    struct head *h = ctx;
-    int k;
-
-    if (h->len < 0)
-        return;
-    k = snprintf(h->buf + h->len, h->n - (size_t)h->len, "%s: %s\r\n", name,
-                 value);
-    h->len = k < 0 || (size_t)k >= h->n - (size_t)h->len ? -1 : h->len + k;
-}
-
 /* The header block; libfcgi's own printf lacks %zu (PLATFORM F1), so
  * everything is formatted here with snprintf. */
 static int format_head(const struct reply *r, char *buf, size_t n,
                        size_t body_len)
 {
-    struct head h = {.buf = buf, .n = n};
+    struct http_head h = {.buf = buf, .n = n};
     char num[32];
 
     snprintf(num, sizeof num, "%d %s", r->status, http_reason(r->status));
-    head_add(&h, "Status", num);
+    http_head_add(&h, "Status", num);
     if (http_status_has_body(r->status)) {
-        head_add(&h, "Content-Type",
-                 r->content_type ? r->content_type
-                                 : "application/json; charset=utf-8");
+        http_head_add(&h, "Content-Type",
+                      r->content_type ? r->content_type
+                                      : "application/json; charset=utf-8");
         snprintf(num, sizeof num, "%zu", body_len);
-        head_add(&h, "Content-Length", num);
+        http_head_add(&h, "Content-Length", num);
     }
-    head_add(&h, "Cache-Control", "no-store");
-    head_add(&h, "X-Content-Type-Options", "nosniff");
-    http_status_headers(r->status, r->allow, r->retry_after, head_add, &h);
+    http_head_add(&h, "Cache-Control", "no-store");
+    http_head_add(&h, "X-Content-Type-Options", "nosniff");
+    http_status_headers(r->status, r->allow, r->retry_after, http_head_add, &h);
     if (r->cors_origin)
-        http_cors_headers(r->cors_origin, r->preflight, r->allow, head_add, &h);
-    if (h.len < 0 || (size_t)h.len + 3 > n)
-        return -1;
-    memcpy(buf + h.len, "\r\n", 3); /* the blank line, NUL-terminated */
-    return h.len + 2;
+        http_cors_headers(r->cors_origin, r->preflight, r->allow, http_head_add,
+                          &h);
+    return http_head_end(&h);
 }
 
 /* The body as sent: the JSON and a newline, nothing for 204. */
