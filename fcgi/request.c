@@ -1,4 +1,5 @@
 /* request.c - FastCGI/CGI request reading and reply writing (libfcgi). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,8 @@ void reply_free(struct reply *r)
 
 void reply_error(struct reply *r, const struct chat_error *e)
 {
+    /* decided before the answer goes out; a 200 "ok" error is a bug */
+    assert(!r->sent && e->err != CHAT_OK);
     jbuf_reset(&r->body);
     chat_error_json(&r->body, e);
     r->status = chat_err_status(e->err);
@@ -222,6 +225,7 @@ static int format_head(const struct reply *r, char *buf, size_t n,
     struct http_head h = {.buf = buf, .n = n};
     char num[32];
 
+    assert(!r->preflight || r->allow); /* a preflight names the methods */
     snprintf(num, sizeof num, "%d %s", r->status, http_reason(r->status));
     http_head_add(&h, "Status", num);
     if (http_status_has_body(r->status)) {
@@ -248,12 +252,21 @@ static size_t body_length(const struct reply *r)
     return (jbuf_failed(&r->body) ? 0 : r->body.len) + 1;
 }
 
-int reply_write_fcgi(const struct reply *r, struct FCGX_Request *fr)
+/* Every request is answered exactly once: a second write would send
+ * another response into the same stream. */
+static void mark_sent(struct reply *r)
+{
+    assert(!r->sent);
+    r->sent = 1;
+}
+
+int reply_write_fcgi(struct reply *r, struct FCGX_Request *fr)
 {
     char head[1024];
     size_t total = body_length(r), body_len = total ? total - 1 : 0;
     int hl = format_head(r, head, sizeof head, total);
 
+    mark_sent(r);
     if (hl < 0 || FCGX_PutStr(head, hl, fr->out) != hl)
         return -1;
     if (!total)
@@ -293,12 +306,13 @@ void request_finish_fcgi(struct FCGX_Request *fr)
     FCGX_Finish_r(fr);
 }
 
-int reply_write_cgi(const struct reply *r)
+int reply_write_cgi(struct reply *r)
 {
     char head[1024];
     size_t total = body_length(r), body_len = total ? total - 1 : 0;
     int hl = format_head(r, head, sizeof head, total);
 
+    mark_sent(r);
     if (hl < 0 || fwrite(head, 1, (size_t)hl, stdout) != (size_t)hl)
         return -1;
     if (!total)
