@@ -1,5 +1,5 @@
-/* http.c - the status table (phrase and extra headers) and CORS headers
- * for both programs. */
+/* http.c - the status table (phrase and extra headers), header blocks
+ * and CORS headers for both programs. */
 #include <stdio.h>
 #include <string.h>
 
@@ -75,6 +75,43 @@ void http_status_headers(int status, const char *allow, int retry_after,
         snprintf(num, sizeof num, "%d", retry_after > 1 ? retry_after : 1);
         add(ctx, "Retry-After", num);
     }
+}
+
+/* The room left in h: at least the NUL's byte, 0 once it failed. */
+static size_t head_room(const struct http_head *h)
+{
+    return h->len < 0 ? 0 : h->n - (size_t)h->len;
+}
+
+/* Counts k bytes that snprintf wrote into the room of h, or fails h. */
+static void head_wrote(struct http_head *h, int k)
+{
+    if (h->len >= 0)
+        h->len = k < 0 || (size_t)k >= head_room(h) ? -1 : h->len + k;
+}
+
+void http_head_status_line(struct http_head *h, int status)
+{
+    if (head_room(h))
+        head_wrote(h,
+                   snprintf(h->buf + h->len, head_room(h), "HTTP/1.1 %d %s\r\n",
+                            status, http_reason(status)));
+}
+
+void http_head_add(void *head, const char *name, const char *value)
+{
+    struct http_head *h = head;
+
+    if (head_room(h))
+        head_wrote(h, snprintf(h->buf + h->len, head_room(h), "%s: %s\r\n",
+                               name, value));
+}
+
+int http_head_end(struct http_head *h)
+{
+    if (head_room(h))
+        head_wrote(h, snprintf(h->buf + h->len, head_room(h), "\r\n"));
+    return h->len;
 }
 
 int http_cors_allowed(const char *list, const char *origin)

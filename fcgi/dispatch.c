@@ -1,5 +1,6 @@
 /* dispatch.c - the route table and the message-type table; the checks the
  * tables ask for are made here once, so handlers never repeat them. */
+#include <assert.h>
 #include <string.h>
 
 #include "common/http.h"
@@ -110,6 +111,10 @@ static void serve_api(struct db *db, const struct config *cfg,
     if (rc != CHAT_OK)
         goto fail;
     rc = run_message(&cx, rq, &req, &rep->body, &e);
+    /* a handler that succeeds has said something; one that fails says
+     * why in e */
+    assert(rc == CHAT_OK ? rep->body.len > 0 || jbuf_failed(&rep->body)
+                         : rc == e.err);
     if (rc == CHAT_OK)
         log_debug("api %s ok", req.type);
     else

@@ -1,4 +1,5 @@
 /* poll_slots.c - hold slots for /poll inside chat.fcgi. */
+#include <assert.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ int poll_slot_take(struct db *db, const struct config *cfg, int hold_s,
     redisReply *r = NULL;
     int taken;
 
+    assert(!s->held); /* one slot per poll: a second take leaks the first */
     memset(s, 0, sizeof *s);
     if (cfg->poll_hold_slots == 0) {
         if (atomic_fetch_add(&local_holders, 1) >= local_limit(cfg)) {
@@ -53,8 +55,11 @@ void poll_slot_give(struct db *db, const struct config *cfg,
     redisReply *r = NULL;
 
     (void)cfg;
-    if (s->held == 1)
-        atomic_fetch_sub(&local_holders, 1);
+    if (s->held == 1) {
+        int before = atomic_fetch_sub(&local_holders, 1);
+        assert(before > 0); /* each local slot is given back once */
+        (void)before;
+    }
     if (s->held == 2) {
         store_hold_give(&c, s->token);
         if (db_call(db, &c, &r, &e) == CHAT_OK)

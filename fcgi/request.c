@@ -1,4 +1,5 @@
 /* request.c - FastCGI/CGI request reading and reply writing (libfcgi). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,29 +209,12 @@ void reply_free(struct reply *r)
 
 void reply_error(struct reply *r, const struct chat_error *e)
 {
+    /* decided before the answer goes out; a 200 "ok" error is a bug */
+    assert(!r->sent && e->err != CHAT_OK);
     jbuf_reset(&r->body);
     chat_error_json(&r->body, e);
     r->status = chat_err_status(e->err);
     r->retry_after = e->retry_after;
-}
-
-/* A header block being formatted; len -1 once it did not fit. */
-struct head {
-    char *buf;
-    size_t n;
-    int len;
-};
-
-static void head_add(void *ctx, const char *name, const char *value)
-{
-    struct head *h = ctx;
-    int k;
-
-    if (h->len < 0)
-        return;
-    k = snprintf(h->buf + h->len, h->n - (size_t)h->len, "%s: %s\r\n", name,
-                 value);
-    h->len = k < 0 || (size_t)k >= h->n - (size_t)h->len ? -1 : h->len + k;
 }
 
 /* The header block; libfcgi's own printf lacks %zu (PLATFORM F1), so
@@ -238,27 +222,26 @@ static void head_add(void *ctx, const char *name, const char *value)
 static int format_head(const struct reply *r, char *buf, size_t n,
                        size_t body_len)
 {
-    struct head h = {.buf = buf, .n = n};
+    struct http_head h = {.buf = buf, .n = n};
     char num[32];
 
+    assert(!r->preflight || r->allow); /* a preflight names the methods */
     snprintf(num, sizeof num, "%d %s", r->status, http_reason(r->status));
-    head_add(&h, "Status", num);
+    http_head_add(&h, "Status", num);
     if (http_status_has_body(r->status)) {
-        head_add(&h, "Content-Type",
-                 r->content_type ? r->content_type
-                                 : "application/json; charset=utf-8");
+        http_head_add(&h, "Content-Type",
+                      r->content_type ? r->content_type
+                                      : "application/json; charset=utf-8");
         snprintf(num, sizeof num, "%zu", body_len);
-        head_add(&h, "Content-Length", num);
+        http_head_add(&h, "Content-Length", num);
     }
-    head_add(&h, "Cache-Control", "no-store");
-    head_add(&h, "X-Content-Type-Options", "nosniff");
-    http_status_headers(r->status, r->allow, r->retry_after, head_add, &h);
+    http_head_add(&h, "Cache-Control", "no-store");
+    http_head_add(&h, "X-Content-Type-Options", "nosniff");
+    http_status_headers(r->status, r->allow, r->retry_after, http_head_add, &h);
     if (r->cors_origin)
-        http_cors_headers(r->cors_origin, r->preflight, r->allow, head_add, &h);
-    if (h.len < 0 || (size_t)h.len + 3 > n)
-        return -1;
-    memcpy(buf + h.len, "\r\n", 3); /* the blank line, NUL-terminated */
-    return h.len + 2;
+        http_cors_headers(r->cors_origin, r->preflight, r->allow, http_head_add,
+                          &h);
+    return http_head_end(&h);
 }
 
 /* The body as sent: the JSON and a newline, nothing for 204. */
@@ -269,12 +252,21 @@ static size_t body_length(const struct reply *r)
     return (jbuf_failed(&r->body) ? 0 : r->body.len) + 1;
 }
 
-int reply_write_fcgi(const struct reply *r, struct FCGX_Request *fr)
+/* Every request is answered exactly once: a second write would send
+ * another response into the same stream. */
+static void mark_sent(struct reply *r)
+{
+    assert(!r->sent);
+    r->sent = 1;
+}
+
+int reply_write_fcgi(struct reply *r, struct FCGX_Request *fr)
 {
     char head[1024];
     size_t total = body_length(r), body_len = total ? total - 1 : 0;
     int hl = format_head(r, head, sizeof head, total);
 
+    mark_sent(r);
     if (hl < 0 || FCGX_PutStr(head, hl, fr->out) != hl)
         return -1;
     if (!total)
@@ -314,12 +306,13 @@ void request_finish_fcgi(struct FCGX_Request *fr)
     FCGX_Finish_r(fr);
 }
 
-int reply_write_cgi(const struct reply *r)
+int reply_write_cgi(struct reply *r)
 {
     char head[1024];
     size_t total = body_length(r), body_len = total ? total - 1 : 0;
     int hl = format_head(r, head, sizeof head, total);
 
+    mark_sent(r);
     if (hl < 0 || fwrite(head, 1, (size_t)hl, stdout) != (size_t)hl)
         return -1;
     if (!total)

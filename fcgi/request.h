@@ -34,6 +34,7 @@ struct reply {
     const char *allow;        /* the route's methods (405, OPTIONS) */
     const char *cors_origin;  /* an allowed Origin (borrowed), or NULL */
     int preflight;            /* the answer to a CORS preflight */
+    int sent;                 /* set by reply_write_*: answered once */
     struct jbuf body;
 };
 
@@ -41,7 +42,8 @@ struct FCGX_Request;
 
 void reply_init(struct reply *r);
 void reply_free(struct reply *r);
-/* Replaces the body with the JSON error of e and sets the status. */
+/* Replaces the body with the JSON error of e (an error: not CHAT_OK) and
+ * sets the status; only before the reply is written. */
 void reply_error(struct reply *r, const struct chat_error *e);
 
 /* Reads the request of a FastCGI request / of the CGI environment.
@@ -53,9 +55,10 @@ int request_read_cgi(struct request *rq);
 int request_is_cgi_env(void);
 void request_free(struct request *rq); /* NULL-safe */
 
-/* Writes the reply; returns 0 or -1 when the client is gone. */
-int reply_write_fcgi(const struct reply *r, struct FCGX_Request *fr);
-int reply_write_cgi(const struct reply *r);
+/* Writes the reply, once per request (r->sent); returns 0 or -1 when the
+ * client is gone. */
+int reply_write_fcgi(struct reply *r, struct FCGX_Request *fr);
+int reply_write_cgi(struct reply *r);
 
 /* Ends a FastCGI request (sends the output, closes the connection); the
  * request is ready for the next FCGX_Accept_r(). */

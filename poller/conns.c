@@ -76,21 +76,22 @@ static void refuse(evutil_socket_t fd, enum chat_err err, const char *detail)
 {
     struct chat_error e = {.err = err, .retry_after = 1};
     struct jbuf body;
-    char head[256];
+    char head[256] = "", len[24]; /* head: written through h */
+    struct http_head h = {.buf = head, .n = sizeof head};
     int status = chat_err_status(err), n;
 
     snprintf(e.detail, sizeof e.detail, "%s", detail);
     jbuf_init(&body);
     chat_error_json(&body, &e);
-    n = snprintf(head, sizeof head,
-                 "HTTP/1.1 %d %s\r\n"
-                 "Content-Type: application/json; charset=utf-8\r\n"
-                 "Cache-Control: no-store\r\n"
-                 "Retry-After: 1\r\n"
-                 "Content-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n",
-                 status, http_reason(status), body.len + 1);
-    if (!body.failed && n > 0 && (size_t)n < sizeof head &&
+    snprintf(len, sizeof len, "%zu", body.len + 1);
+    http_head_status_line(&h, status);
+    http_head_add(&h, "Content-Type", "application/json; charset=utf-8");
+    http_head_add(&h, "Cache-Control", "no-store");
+    http_status_headers(status, NULL, e.retry_after, http_head_add, &h);
+    http_head_add(&h, "Content-Length", len);
+    http_head_add(&h, "Connection", "close");
+    n = http_head_end(&h);
+    if (!body.failed && n > 0 &&
         send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n &&
         send(fd, body.data, body.len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0 &&
         send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)

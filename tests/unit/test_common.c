@@ -348,6 +348,22 @@ static void test_http_status(void)
     CHECK(status_headers_are(503, "GET", 7, "Retry-After: 7;"));
 }
 
+static void test_http_head(void)
+{
+    char buf[64];
+    struct http_head h = {.buf = buf, .n = sizeof buf};
+    const char *want = "HTTP/1.1 503 Service Unavailable\r\nA: b\r\n\r\n";
+
+    http_head_status_line(&h, 503);
+    http_head_add(&h, "A", "b");
+    CHECK(http_head_end(&h) == (int)strlen(want) && strcmp(buf, want) == 0);
+    h = (struct http_head){.buf = buf, .n = sizeof buf};
+    http_head_add(&h, "Long", "0123456789012345678901234567890123456789");
+    http_head_add(&h, "More", "0123456789"); /* does not fit: h fails */
+    http_head_add(&h, "X", "y");             /* and stays failed */
+    CHECK(http_head_end(&h) == -1);
+}
+
 int main(void)
 {
     if (names_init()) {
@@ -361,6 +377,7 @@ int main(void)
     test_cursor();
     test_errors();
     test_http_status();
+    test_http_head();
     test_poll_hold();
     test_keyspace();
     test_names();
