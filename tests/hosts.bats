@@ -17,8 +17,7 @@ setup() {
     DRIVER_PID=""
     stack_redis_start "$TEST_DIR" "$REDIS_PORT"
     export REDIS_ADDRESS=127.0.0.1:$REDIS_PORT STACK_REDIS_EXTERNAL=1
-    host_up 1 127.0.0.2
-    host_up 2 127.0.0.3
+    RUN_PID=""
 }
 
 teardown() {
@@ -29,10 +28,11 @@ teardown() {
             [ -e "$TEST_DIR/$f" ] && { echo "== $f"; tail -n 15 "$TEST_DIR/$f"; }
         done >&2
     fi
-    if [ -n "$DRIVER_PID" ]; then
-        kill "$DRIVER_PID" 2>/dev/null || true
-        wait "$DRIVER_PID" 2>/dev/null || true
-    fi
+    for f in "$DRIVER_PID" "$RUN_PID"; do
+        [ -n "$f" ] || continue
+        kill "$f" 2>/dev/null || true
+        wait "$f" 2>/dev/null || true
+    done
     stack_stop "$TEST_DIR/h1" 0
     stack_stop "$TEST_DIR/h2" 0
     stack_teardown
@@ -63,8 +63,8 @@ acked_ge() { [ "$(acked)" -ge "$1" ]; }
 report() { jq -r "$1" "$TEST_DIR/driver.json"; }
 
 @test "two hosts on one Redis, clients alternating: killing one host's processes keeps every client's chat going, nothing lost" {
-    # both hosts answer, and a message sent through one reaches a poll on
-    # the other
+    host_up 1 127.0.0.2
+    host_up 2 127.0.0.3
     curl -sf "$HOST_1/health"
     curl -sf "$HOST_2/health"
     DIR=$TEST_DIR BASES="$HOST_1,$HOST_2" USERS=4 MODES=poll,sse \
@@ -88,4 +88,23 @@ report() { jq -r "$1" "$TEST_DIR/driver.json"; }
     [ "$(report '.maxDeliveryMs')" -lt 5000 ]
     # the clients did meet the dead host, and went on on the other
     [ "$(report '[.errors | to_entries[] | select(.key | test("net")) | .value] | add')" -ge 1 ]
+}
+
+@test "make run with REDIS_ADDRESS set uses that Redis and starts none of its own" {
+    local port
+    port=$(stack_free_port)
+    unset STACK_REDIS_EXTERNAL
+    STACK_RUN_DIR=$TEST_DIR/run CHAT_HTTP_PORT=$port \
+        stack_spawn bash "$ROOT/tools/stack.sh" run > "$TEST_DIR/run.out" 2>&1
+    RUN_PID=$!
+    stack_wait_up "$RUN_PID" 20 curl -sf "http://127.0.0.1:$port/health"
+    [ "$(curl -s "http://127.0.0.1:$port/api" -d '{"type":"ready"}' | jq -r .type)" = ready ]
+    [ "$(rcli dbsize)" -ge 1 ]
+    [ ! -e "$TEST_DIR/run/redis.pid" ]
+    grep -q "using the Redis at 127.0.0.1:$REDIS_PORT" "$TEST_DIR/run.out"
+    kill -TERM "$RUN_PID"
+    wait "$RUN_PID"
+    RUN_PID=""
+    # the Redis of the environment is left running
+    rcli ping
 }
