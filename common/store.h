@@ -65,9 +65,9 @@
 /* messages in one S_MESSAGE call (a channelMessageBatch request) */
 #define STORE_BATCH_MAX 32
 /* 3 common + 9 for the first message + 6 for each further one */
-#define STORE_ARGS_MAX (12 + 6 * (STORE_BATCH_MAX - 1))
-#define STORE_SKEL_KEYS    NAMES_KEYS_MAX
-#define STORE_KEY_MAX      256 /* a key or pub/sub name built here */
+#define STORE_ARGS_MAX  (12 + 6 * (STORE_BATCH_MAX - 1))
+#define STORE_SKEL_KEYS NAMES_KEYS_MAX
+#define STORE_KEY_MAX   256 /* a key or pub/sub name built here */
 /* notify-keyspace-events flags this project needs: K (keyspace channel)
  * and l (list commands; A includes it). */
 #define STORE_NOTIFY_FLAGS_MAX 32

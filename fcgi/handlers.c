@@ -906,8 +906,8 @@ static enum chat_err send_outgoing(struct hctx *cx, struct outgoing *m,
     redisReply *r = NULL;
     enum chat_err rc = store_outgoing(cx, m, n, &r, e);
 
-    if (rc != CHAT_OK)
-        return rc;
+    if (rc != CHAT_OK || !r)
+        return rc != CHAT_OK ? rc : chat_fail(e, CHAT_E_INTERNAL, NULL);
     if (user_map_load(&map, r->element[3])) {
         freeReplyObject(r);
         return chat_fail(e, CHAT_E_INTERNAL, "unexpected store reply");

@@ -39,7 +39,8 @@ enum chat_err h_channel_leave(struct hctx *, const struct chat_request *,
                               struct jbuf *, struct chat_error *);
 enum chat_err h_channel_message(struct hctx *, const struct chat_request *,
                                 struct jbuf *, struct chat_error *);
-enum chat_err h_channel_message_batch(struct hctx *, const struct chat_request *,
-                                 struct jbuf *, struct chat_error *);
+enum chat_err h_channel_message_batch(struct hctx *,
+                                      const struct chat_request *,
+                                      struct jbuf *, struct chat_error *);
 
 #endif
