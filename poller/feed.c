@@ -668,14 +668,7 @@ static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
  * pending callbacks run with NULL now, and they reconnect with backoff. */
 static void give_up_stalled(void)
 {
-    for (int i = 0; i < 2; i++) {
-        redisAsyncContext *ac = links[i].ac;
-        if (!ac)
-            continue;
-        links[i].ac = NULL; /* re-entrant calls see the link down */
-        redisAsyncFree(ac);
-        link_lost(&links[i], "no answer (stalled); reconnecting");
-    }
+    drop_links("no answer (stalled); reconnecting");
 }
 
 static void on_ping(const redisReply *r, void *priv)

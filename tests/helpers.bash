@@ -140,3 +140,20 @@ poll() {
 messages_of() {
     jqb '.messages[] | select(.type=="channelMessage") | .channelMessage.Message'
 }
+
+# teardown_test_pids: a suite's per-test teardown. Processes a test started
+# (pids in $TEST_DIR/test.pids) are stopped even when it fails: one left
+# running would hold bats' output open for ever.
+teardown_test_pids() {
+    local pid
+    [ -f "$TEST_DIR/test.pids" ] || return 0
+    while read -r pid; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done <"$TEST_DIR/test.pids"
+    rm -f "$TEST_DIR/test.pids"
+}
+
+# metric NAME: the value of one chat-poller metric, through the front server.
+metric() {
+    curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'
+}

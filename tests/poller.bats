@@ -9,18 +9,7 @@ teardown_file() { stack_teardown; }
 
 # Processes a test started (pids in $TEST_DIR/test.pids) are stopped even
 # when it fails: one left running would hold bats' output open for ever.
-teardown() {
-    local pid
-    [ -f "$TEST_DIR/test.pids" ] || return 0
-    while read -r pid; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done <"$TEST_DIR/test.pids"
-    rm -f "$TEST_DIR/test.pids"
-}
-
-metric() {
-    curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'
-}
+teardown() { teardown_test_pids; }
 
 @test "poll without objects due answers empty after the timeout" {
     sign_in A "pa-$RANDOM"

@@ -9,18 +9,7 @@ load helpers
 setup_file() { stack_setup; }
 teardown_file() { stack_teardown; }
 
-teardown() {
-    local pid
-    [ -f "$TEST_DIR/test.pids" ] || return 0
-    while read -r pid; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done <"$TEST_DIR/test.pids"
-    rm -f "$TEST_DIR/test.pids"
-}
-
-metric() {
-    curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'
-}
+teardown() { teardown_test_pids; }
 
 # Script calls Redis has run (EVALSHA and EVAL).
 script_calls() {
