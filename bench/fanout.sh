@@ -229,11 +229,6 @@ lat_setup() {
         LAT_BLOCKS=$((LAT_BLOCKS + 1))
     done
 }
-resp() { # RESP of a command with the given arguments
-    local LC_ALL=C a
-    printf '*%d\r\n' "$#"
-    for a in "$@"; do printf '$%d\r\n%s\r\n' "${#a}" "$a"; done
-}
 
 # lat_paths: the poll paths of the pairs, each with the cursor that
 # follows everything stored now (as paths above).

@@ -47,11 +47,6 @@ cleanup() {
 }
 trap cleanup EXIT
 rcli() { redis-cli -p "$REDIS" "$@"; }
-resp() { # RESP of a command with the given arguments
-    local LC_ALL=C a
-    printf '*%d\r\n' "$#"
-    for a in "$@"; do printf '$%d\r\n%s\r\n' "${#a}" "$a"; done
-}
 # seconds of CPU Redis used so far (every thread)
 redis_cpu() {
     rcli info cpu | tr -d '\r' |

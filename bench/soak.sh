@@ -42,11 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 rcli() { redis-cli -p "$REDIS" "$@"; }
-resp() { # RESP of a command with the given arguments
-    local LC_ALL=C a
-    printf '*%d\r\n' "$#"
-    for a in "$@"; do printf '$%d\r\n%s\r\n' "${#a}" "$a"; done
-}
 
 echo "soak: $HOLD held polls, $CLIENTS chatting clients at $RATE msg/s, $DURATION s"
 stack_start "$DIR" "$HTTP" "$REDIS" >/dev/null

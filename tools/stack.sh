@@ -32,6 +32,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # A free loopback TCP port (nothing answers on it right now), below the
 # ephemeral range: a port some outgoing connection holds as its source
 # port cannot be bound (a fan-out benchmark holds thousands of them).
+# resp ARG...: the RESP bytes of one Redis command (the benchmarks write
+# requests to files and pipe them to Redis).
+resp() {
+    local LC_ALL=C a
+    printf '*%d\r\n' "$#"
+    for a in "$@"; do printf '$%d\r\n%s\r\n' "${#a}" "$a"; done
+}
+
 stack_free_port() {
     local p lo=32768 hi
     read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true

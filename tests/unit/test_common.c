@@ -16,16 +16,7 @@
 #include "common/proto.h"
 #include "common/utf8.h"
 
-static int checks, failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);             \
-        }                                                                      \
-    } while (0)
+#include "tests/unit/check.h"
 
 /* jbuf_str of s equals want (Go's encoding/json bytes). */
 static int escapes_as(const char *s, size_t n, const char *want)

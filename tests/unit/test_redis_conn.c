@@ -10,16 +10,7 @@
 #include "common/config.h"
 #include "common/redis_conn.h"
 
-static int checks, failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);             \
-        }                                                                      \
-    } while (0)
+#include "tests/unit/check.h"
 
 /* A reply as hiredis builds it: strings and arrays of strings. */
 static redisReply str_reply(const char *s, int type)
