@@ -58,9 +58,9 @@ static struct event *stall_ev;
 static unsigned long long seq;
 static unsigned long long wake_confirmed_seq; /* rcg:wake ack, 0 = none */
 static unsigned long long sys_wake_seq;       /* last scope "*" wake */
-static unsigned long long event_seq;        /* last rcg:wake, "*" or channel */
-static unsigned long long ks_confirmed_seq; /* keyspace PSUBSCRIBE ack */
-static char ks_pattern[STORE_KEY_MAX];      /* every chat list's channel */
+static unsigned long long event_seq;          /* last "*" or channel wake */
+static unsigned long long ks_confirmed_seq;   /* keyspace PSUBSCRIBE ack */
+static char ks_pattern[STORE_KEY_MAX];        /* every chat list's channel */
 static int stopping;
 static int keyspace_logged;
 /* Where both links connect: REDIS_ADDRESS, or what Sentinel named last
