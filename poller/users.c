@@ -35,17 +35,17 @@ static struct poll_user *find(const char *uid)
 struct poll_user *users_hold(const char *uid)
 {
     struct poll_user *u;
-    size_t b, n = strlen(uid);
+    size_t n = strlen(uid);
 
     if (n == 0 || n > UID_MAX)
         return NULL;
     u = find(uid);
     if (!u) {
+        size_t b = bucket_of(uid);
         u = calloc(1, sizeof *u);
         if (!u)
             return NULL;
         memcpy(u->uid, uid, n + 1);
-        b = bucket_of(uid);
         u->next_hash = buckets[b];
         buckets[b] = u;
         count++;
