@@ -413,7 +413,8 @@ static int poll_from_cache(struct waiter *w)
         !sessions_check(&w->p, channel, sizeof channel, &user))
         return 0;
     link_user(w, user); /* a notice of the user wakes it when parked */
-    if (!channel[0]) {  /* follows no channel: only sys events are due */
+    if (!channel[0]) {
+        /* follows no channel: only sys events and notices are due */
         if (w->p.timeout == 0)
             longpoll_answer_empty(w);
         else
