@@ -24,39 +24,58 @@ static size_t u64_digits(const char *s)
     return n;
 }
 
+/* A stream id "<ms>-<seq>" at *p followed by end, into out (48 bytes);
+ * advances *p past it. Returns 0 or -1. */
+static int stream_id(const char **p, char end, char *out)
+{
+    const char *s = *p;
+    size_t n = u64_digits(s), m;
+
+    if (!n || s[n] != '-')
+        return -1;
+    m = u64_digits(s + n + 1);
+    if (!m || s[n + 1 + m] != end)
+        return -1;
+    memcpy(out, s, n + 1 + m);
+    out[n + 1 + m] = '\0';
+    /* the one id with nothing after it: "(" + it is no interval to Redis */
+    if (strcmp(out, "18446744073709551615-18446744073709551615") == 0)
+        return -1;
+    *p = s + n + 1 + m;
+    return 0;
+}
+
 enum chat_err cursor_parse(const char *text, const char *session,
                            struct cursor *c, struct chat_error *e)
 {
     const char *p = text;
-    size_t n, m;
+    size_t n;
 
     memset(c, 0, sizeof *c);
     if (strlen(text) >= CURSOR_MAX || strncmp(p, session, 8) != 0 ||
         p[8] != '.')
         goto bad;
     p += 9;
-    n = u64_digits(p);
-    if (!n || p[n] != '-')
+    if (stream_id(&p, '.', c->sys))
         goto bad;
-    m = u64_digits(p + n + 1);
-    if (!m || p[n + 1 + m] != '.')
-        goto bad;
-    memcpy(c->sys, p, n + 1 + m);
-    /* the one id with nothing after it: "(" + it is no interval to Redis */
-    if (strcmp(c->sys, "18446744073709551615-18446744073709551615") == 0)
-        goto bad;
-    p += n + 1 + m + 1;
+    p++;
     n = digits(p, 18);
     if (!n || p[n] != '.')
         goto bad;
     memcpy(c->jn, p, n);
     p += n + 1;
     n = digits(p, 18);
-    if (!n || p[n] != '\0')
+    if (!n || (p[n] != '\0' && p[n] != '.'))
         goto bad;
     c->pos = 0;
     for (size_t i = 0; i < n; i++)
         c->pos = c->pos * 10 + (p[i] - '0');
+    p += n;
+    if (*p == '.') { /* the notice id; absent in cursors from before it */
+        p++;
+        if (stream_id(&p, '\0', c->nid))
+            goto bad;
+    }
     return CHAT_OK;
 bad:
     return chat_fail(e, CHAT_E_BAD_CURSOR,
@@ -64,7 +83,8 @@ bad:
 }
 
 void cursor_format(char *out, const char *session, const char *sys,
-                   const char *jn, long pos)
+                   const char *jn, long pos, const char *nid)
 {
-    snprintf(out, CURSOR_MAX, "%.8s.%s.%s.%ld", session, sys, jn, pos);
+    snprintf(out, CURSOR_MAX, "%.8s.%s.%s.%ld%s%s", session, sys, jn, pos,
+             nid[0] ? "." : "", nid);
 }

@@ -296,6 +296,27 @@ static void render_sys_sign(struct jbuf *b, const char *t, const char *u,
     jbuf_cstr(b, "}}}");
 }
 
+/* The notice of a private message (rcg:notice.<user>), in the shape of
+ * sys/channelJoin: the sender as userUUID and user, the recipient as the
+ * sender named it and the message's UUID; never the text. */
+static int render_sys_notice(struct jbuf *b, const char *u, const char *n,
+                             const char *r, const char *m)
+{
+    if (!m)
+        return -1;
+    jbuf_cstr(b, "{\"type\":\"sys\",\"userUUID\":");
+    jbuf_cstr_q(b, u);
+    jbuf_cstr(b, ",\"user\":");
+    render_user(b, u, n, 1);
+    jbuf_cstr(b, ",\"sys\":{\"type\":\"channelMessage\",\"channelMessage\":{"
+                 "\"recipientUUID\":");
+    jbuf_cstr_q(b, r);
+    jbuf_cstr(b, ",\"UUID\":");
+    jbuf_cstr_q(b, m);
+    jbuf_cstr(b, "}}}");
+    return 0;
+}
+
 int render_event(struct jbuf *b, const redisReply *entry)
 {
     const redisReply *kv;
@@ -330,6 +351,8 @@ int render_event(struct jbuf *b, const redisReply *entry)
         jbuf_cstr(b, ",\"channelLeave\":{\"recipientUUID\":");
         jbuf_cstr_q(b, r);
         jbuf_cstr(b, "}}");
+    } else if (strcmp(t, "channelMessage") == 0) {
+        return render_sys_notice(b, u, n, r, entry_field(kv, "m"));
     } else {
         return -1;
     }
@@ -344,43 +367,80 @@ static int emit_item(poll_item_fn fn, void *ctx, struct jbuf *item,
     return fn(ctx, item->data, item->len, cursor) ? 1 : 0;
 }
 
+/* Walks the stream entries of a poll result (events, then notices) as
+ * push objects. An event's cursor is its id with the notices not yet
+ * seen; a notice's has every event of the batch and its own id. */
+struct entry_walk {
+    const struct store_poll_result *r;
+    const char *session;
+    long pos0;
+    int notices; /* the entries are notices: their id is the notice part */
+    long count;
+};
+
+/* Returns emit_item's stop (nonzero: stop). */
+static int walk_entries(struct entry_walk *wk, const redisReply *list,
+                        poll_item_fn fn, void *ctx, struct jbuf *item)
+{
+    const struct store_poll_result *r = wk->r;
+    char cursor[CURSOR_MAX];
+    int stop = 0;
+
+    for (size_t i = 0; i < list->elements && !stop; i++) {
+        const redisReply *en = list->element[i];
+        const char *id;
+        jbuf_reset(item);
+        if (render_event(item, en) ||
+            en->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        id = en->element[0]->str;
+        if (wk->notices)
+            cursor_format(cursor, wk->session, r->sys_id, r->jn, wk->pos0, id);
+        else
+            cursor_format(cursor, wk->session, id, r->jn, wk->pos0,
+                          r->notice_from);
+        stop = emit_item(fn, ctx, item, cursor);
+        wk->count++;
+    }
+    return stop;
+}
+
 long render_poll_each(const struct store_poll_result *r, const char *session,
                       poll_item_fn fn, void *ctx, char *final_cursor)
 {
     struct user_map m = {0};
     struct jbuf item;
     char cursor[CURSOR_MAX];
-    long count = 0, pos0 = r->pos - (long)r->messages->elements;
-    int stop = 0;
+    struct entry_walk wk = {.r = r, .session = session, .notices = 0};
+    int stop;
 
+    wk.pos0 = r->pos - (long)r->messages->elements;
     jbuf_init(&item);
     if (user_map_load(&m, r->userinfo))
         return -1;
-    for (size_t i = 0; i < r->events->elements && !stop; i++) {
-        const redisReply *en = r->events->element[i];
-        jbuf_reset(&item);
-        if (render_event(&item, en) ||
-            en->element[0]->type != REDIS_REPLY_STRING)
-            continue;
-        cursor_format(cursor, session, en->element[0]->str, r->jn, pos0);
-        stop = emit_item(fn, ctx, &item, cursor);
-        count++;
-    }
+    /* events, then notices, then messages: each cursor covers what came
+     * before it in this order */
+    stop = walk_entries(&wk, r->events, fn, ctx, &item);
+    wk.notices = 1;
+    if (!stop)
+        stop = walk_entries(&wk, r->notices, fn, ctx, &item);
     for (size_t i = 0; i < r->messages->elements && stop == 0; i++) {
         const redisReply *msg = r->messages->element[i];
         jbuf_reset(&item);
-        cursor_format(cursor, session, r->sys_id, r->jn, pos0 + (long)i + 1);
+        cursor_format(cursor, session, r->sys_id, r->jn, wk.pos0 + (long)i + 1,
+                      r->notice_id);
         if (msg->type != REDIS_REPLY_STRING)
             continue;
         if (render_pushed_message(&item, msg->str, msg->len, &m))
             continue; /* undecodable element: skipped, never fatal (W13) */
         stop = emit_item(fn, ctx, &item, cursor);
-        count++;
+        wk.count++;
     }
-    cursor_format(final_cursor, session, r->sys_id, r->jn, r->pos);
+    cursor_format(final_cursor, session, r->sys_id, r->jn, r->pos,
+                  r->notice_id);
     user_map_free(&m);
     jbuf_free(&item);
-    return stop < 0 ? -1 : count;
+    return stop < 0 ? -1 : wk.count;
 }
 
 struct poll_json_ctx {

@@ -41,6 +41,7 @@ static const struct script scripts[S__MAX] = {
     [S_HOLD_TAKE] = {lua_hold_take, sizeof lua_hold_take},
     [S_SKEL_TAIL] = {lua_skel_tail, sizeof lua_skel_tail},
     [S_SKEL_ADD] = {lua_skel_add, sizeof lua_skel_add},
+    [S_UNREAD] = {lua_unread, sizeof lua_unread},
 };
 
 /* SHA1 hex of each script text, as EVALSHA wants it. */
@@ -294,7 +295,7 @@ void store_messages(struct store_call *c, const struct config *cfg,
 
 void store_poll(struct store_call *c, const struct config *cfg, const char *key,
                 const char *session, const char *jn, const char *sys_after,
-                long pos, int limit)
+                long pos, int limit, const char *notice_after)
 {
     begin(c, S_POLL, cfg);
     arg_str(c, key);
@@ -303,6 +304,15 @@ void store_poll(struct store_call *c, const struct config *cfg, const char *key,
     arg_str(c, sys_after);
     arg_long(c, pos);
     arg_long(c, limit);
+    arg_str(c, notice_after);
+}
+
+void store_unread(struct store_call *c, const struct config *cfg,
+                  const char *key, const char *claimed)
+{
+    begin(c, S_UNREAD, cfg);
+    arg_str(c, key);
+    arg_str(c, claimed);
 }
 
 void store_channel_read(struct store_call *c, const char *channel, long from,
@@ -550,13 +560,15 @@ int store_parse_channel_read(const redisReply *r,
 int store_parse_poll(const redisReply *r, struct store_poll_result *out)
 {
     memset(out, 0, sizeof *out);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 8)
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 12)
         return -1;
     if (!is_bulk(r->element[0]) || !is_bulk(r->element[1]) ||
         r->element[2]->type != REDIS_REPLY_INTEGER || !is_bulk(r->element[3]) ||
         r->element[4]->type != REDIS_REPLY_INTEGER ||
         r->element[5]->type != REDIS_REPLY_ARRAY ||
-        r->element[6]->type != REDIS_REPLY_ARRAY)
+        r->element[6]->type != REDIS_REPLY_ARRAY || !is_bulk(r->element[8]) ||
+        !is_bulk(r->element[9]) || !is_bulk(r->element[10]) ||
+        r->element[11]->type != REDIS_REPLY_ARRAY)
         return -1;
     /* pos counts the messages seen with this batch's: never fewer than
      * the batch has (the cursors before each start at pos - count), and
@@ -573,5 +585,9 @@ int store_parse_poll(const redisReply *r, struct store_poll_result *out)
     out->events = r->element[5];
     out->messages = r->element[6];
     out->userinfo = r->element[7];
+    out->uid = r->element[8]->str;
+    out->notice_from = r->element[9]->str;
+    out->notice_id = r->element[10]->str;
+    out->notices = r->element[11];
     return 0;
 }

@@ -23,7 +23,7 @@
  *                                  notify-keyspace-events K + l (or A)
  * Keys of this project (prefix "rcg:", never touched by the original):
  *   rcg:key.<accessKey>            string user uuid          key TTL, sliding
- *   rcg:session.<session>          hash   user ch r jn pos sys  session TTL
+ *   rcg:session.<session>          hash   user ch r jn pos sys nid  session
  *   rcg:events                     stream s t u n r        capped (MAXLEN ~)
  *   PUBLISH rcg:wake <scope>       wakes pollers after each XADD
  *   rcg:pw.<uuid>                  string argon2id hash of the password  -
@@ -43,10 +43,17 @@
  *                                  name has that confusable key (names.h) -
  *   rcg:skelpos                    string users elements the rcg:skel
  *                                  index has seen, in list order       -
+ *   rcg:read.<uuid>                hash   unread counts: "public" or the
+ *                                  other member's uuid -> position of
+ *                                  channelMessages.<ch> read to        -
+ *   rcg:notice.<uuid>              stream private-message notices of the
+ *                                  user: t u n r m (MAXLEN ~ 100) session
+ *   PUBLISH rcg:wake u.<uuid>      wakes that user's polls (a notice)
  * A session follows one channel: ch (channel id, "" = none), r (recipient
  * uuid as seen by this session, "" = public), jn (join counter), pos (length
  * of channelMessages.<ch> when its last channelJoin read history), sys
- * (rcg:events id at its ready).
+ * (rcg:events id at its ready), nid ("<ms>-0" at its ready: the notices of
+ * its user after it are due).
  */
 #ifndef CHAT_STORE_H
 #define CHAT_STORE_H
@@ -61,7 +68,9 @@
 
 #define STORE_PREFIX       "rcg:"
 #define STORE_WAKE_CHANNEL STORE_PREFIX "wake"
-#define STORE_HISTORY      10
+/* the rcg:wake scope of one user's notices: "u.<uid>" */
+#define STORE_USER_SCOPE "u."
+#define STORE_HISTORY    10
 /* messages in one S_MESSAGE call (a channelMessageBatch request) */
 #define STORE_BATCH_MAX 32
 /* 3 common + 9 for the first message + 6 for each further one */
@@ -91,6 +100,7 @@ enum store_script {
     S_HOLD_TAKE,
     S_SKEL_TAIL,
     S_SKEL_ADD,
+    S_UNREAD,
     S__MAX
 };
 
@@ -243,12 +253,21 @@ void store_messages(struct store_call *c, const struct config *cfg,
                     const struct store_new_message *m, size_t n);
 
 /* S_POLL -- input: key, session, cursor parts (jn "" = none, sys id "",
- * pos), batch limit. output: [sys id, jn, pos, channel, reset,
- * [[id, [field, value...]]...], [message...], userinfo]. Refreshes the
- * session, userSession and userStatus (presence). */
+ * pos), batch limit, the cursor's notice id ("" = the session's start).
+ * output: [sys id, jn, pos, channel, reset, [[id, [field, value...]]...],
+ * [message...], userinfo, uid, notice id it started after, notice id,
+ * [[id, [field, value...]]...] (rcg:notice.<uid>)]. Refreshes the session,
+ * userSession and userStatus (presence); moves the user's rcg:read
+ * position of the channel followed to the answer's pos. */
 void store_poll(struct store_call *c, const struct config *cfg, const char *key,
                 const char *session, const char *jn, const char *sys_after,
-                long pos, int limit);
+                long pos, int limit, const char *notice_after);
+
+/* S_UNREAD -- input: key, claimed uid ("" = none). output: [uid,
+ * [recipient ("" = public), count, ...]] for every channel of the caller
+ * with unread messages (rcg:read.<uid>). Read only. */
+void store_unread(struct store_call *c, const struct config *cfg,
+                  const char *key, const char *claimed);
 
 /* S_CHANNEL_READ -- input: channel id, first position, count (read
  * only; the poller's fan-out: one read answers every parked poll of the
@@ -348,6 +367,10 @@ struct store_poll_result {
     const redisReply *events;   /* array of [id, [k, v, ...]] */
     const redisReply *messages; /* array of stored message bulks */
     const redisReply *userinfo;
+    const char *uid;           /* the session's user */
+    const char *notice_from;   /* rcg:notice id the read started after */
+    const char *notice_id;     /* rcg:notice id after its notices */
+    const redisReply *notices; /* array of [id, [k, v, ...]] */
 };
 
 /* The channel read reply, borrowed from the redisReply. */

@@ -39,6 +39,7 @@ static const struct msg_route msg_routes[] = {
     {.type = "channelMessageBatch",
      .fn = h_channel_message_batch,
      .flags = NEED_KEY | NEED_BODY},
+    {.type = "unread", .fn = h_unread, .flags = NEED_KEY},
 };
 
 static const struct msg_route *find_msg_route(const char *type)

@@ -42,5 +42,8 @@ enum chat_err h_channel_message(struct hctx *, const struct chat_request *,
 enum chat_err h_channel_message_batch(struct hctx *,
                                       const struct chat_request *,
                                       struct jbuf *, struct chat_error *);
+/* handlers_unread.c */
+enum chat_err h_unread(struct hctx *, const struct chat_request *,
+                       struct jbuf *, struct chat_error *);
 
 #endif

@@ -119,10 +119,12 @@ static enum chat_err read_args(const struct request *rq, int max_hold,
 static int keep_position(struct pollreq *p, const struct store_poll_result *r)
 {
     if (strlen(r->sys_id) >= sizeof p->cur.sys ||
-        strlen(r->jn) >= sizeof p->cur.jn)
+        strlen(r->jn) >= sizeof p->cur.jn ||
+        strlen(r->notice_id) >= sizeof p->cur.nid)
         return -1;
     snprintf(p->cur.sys, sizeof p->cur.sys, "%s", r->sys_id);
     snprintf(p->cur.jn, sizeof p->cur.jn, "%s", r->jn);
+    snprintf(p->cur.nid, sizeof p->cur.nid, "%s", r->notice_id);
     p->cur.pos = r->pos;
     p->has_cursor = 1;
     return 0;
@@ -150,6 +152,7 @@ static enum chat_err read_once(struct db *db, const struct config *cfg,
 static int is_due(const struct store_poll_result *res)
 {
     return res->reset || (res->events && res->events->elements) ||
+           (res->notices && res->notices->elements) ||
            (res->messages && res->messages->elements);
 }
 
@@ -160,7 +163,8 @@ static void answer_empty(const struct pollreq *p, int poll_after_ms,
 {
     char cur[CURSOR_MAX];
 
-    cursor_format(cur, p->session, p->cur.sys, p->cur.jn, p->cur.pos);
+    cursor_format(cur, p->session, p->cur.sys, p->cur.jn, p->cur.pos,
+                  p->cur.nid);
     render_poll_answer(&rep->body, cur, 0, NULL, 0, poll_after_ms);
 }
 
@@ -192,8 +196,10 @@ static enum chat_err wait_for_due(struct db *db, const struct config *cfg,
             break;
         }
         /* (Re)subscribe for the channel the session follows now; once
-         * confirmed, read again before waiting. */
+         * confirmed, read again before waiting. Wakes for the notices
+         * of other users are not ours. */
         const char *ch = res->channel ? res->channel : "";
+        poll_wait_user(&w, res->uid);
         if (!w.ctx || strcmp(w.channel, ch) != 0) {
             if (poll_wait_follow(&w, cfg, ch) == 0) {
                 freeReplyObject(*r);

@@ -1,5 +1,6 @@
 /* poll_wait.c - a synchronous SUBSCRIBE connection for one waiting poll. */
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -126,6 +127,21 @@ fail:
     return -1;
 }
 
+void poll_wait_user(struct poll_wait *w, const char *uid)
+{
+    snprintf(w->uid, sizeof w->uid, "%s", uid ? uid : "");
+}
+
+/* An rcg:wake payload (a scope) of another user's notices. */
+static int other_user(const struct poll_wait *w, const redisReply *payload)
+{
+    size_t n = strlen(STORE_USER_SCOPE);
+
+    return payload->type == REDIS_REPLY_STRING &&
+           strncmp(payload->str, STORE_USER_SCOPE, n) == 0 && w->uid[0] &&
+           strcmp(payload->str + n, w->uid) != 0;
+}
+
 /* What a pushed message means: 1 = read again, 0 = nothing to do. */
 static int on_push(struct poll_wait *w, const redisReply *r)
 {
@@ -135,6 +151,8 @@ static int on_push(struct poll_wait *w, const redisReply *r)
         r->element[1]->type != REDIS_REPLY_STRING)
         return 1;
     name = r->element[1]->str;
+    if (strcmp(name, STORE_WAKE_CHANNEL) == 0)
+        return !other_user(w, r->element[2]);
     if (w->ks_name[0] && strcmp(name, w->ks_name) == 0) {
         w->recheck_at = 0; /* the list was written: this read sees it */
         return 1;

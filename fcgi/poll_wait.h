@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/store.h"
+#include "common/uuid.h"
 
 struct poll_wait {
     redisContext *ctx; /* NULL until poll_wait_follow connected */
@@ -23,6 +24,7 @@ struct poll_wait {
     int db;
     int keyspace;                /* notifications of list writes are on */
     char channel[256];           /* chat channel subscribed besides rcg:wake */
+    char uid[UUID_SIZE];         /* the session's user: u.<uid> wakes */
     char ks_name[STORE_KEY_MAX]; /* its list's keyspace channel */
     long long recheck_at;        /* next scheduled re-read, 0 = none */
     int recheck_gap_ms;          /* gap after it */
@@ -45,6 +47,10 @@ void poll_wait_close(struct poll_wait *w); /* NULL-safe */
  * after this miss no notification. Returns 0 or -1. */
 int poll_wait_follow(struct poll_wait *w, const struct config *cfg,
                      const char *channel);
+
+/* The session's user: an rcg:wake of scope u.<other user> (a notice for
+ * someone else) does not wake this poll. */
+void poll_wait_user(struct poll_wait *w, const char *uid);
 
 /* Blocks until a notification arrives, a scheduled re-read is due,
  * deadline_ms (CLOCK_MONOTONIC) passes or stop() returns nonzero. */

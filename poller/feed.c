@@ -58,7 +58,7 @@ static struct event *stall_ev;
 static unsigned long long seq;
 static unsigned long long wake_confirmed_seq; /* rcg:wake ack, 0 = none */
 static unsigned long long sys_wake_seq;       /* last scope "*" wake */
-static unsigned long long event_seq;          /* last rcg:wake, any scope */
+static unsigned long long event_seq;          /* last "*" or channel wake */
 static unsigned long long ks_confirmed_seq;   /* keyspace PSUBSCRIBE ack */
 static char ks_pattern[STORE_KEY_MAX];        /* every chat list's channel */
 static int stopping;
@@ -393,6 +393,14 @@ static void on_message(const char *name, const char *payload, size_t len)
     struct chan *ch;
 
     metrics.wakes++;
+    if (strcmp(name, STORE_WAKE_CHANNEL) == 0 &&
+        strncmp(payload, STORE_USER_SCOPE, strlen(STORE_USER_SCOPE)) == 0) {
+        /* a notice of one user: only its waiters and known sessions */
+        ++seq;
+        if (hooks.wake_user)
+            hooks.wake_user(payload + strlen(STORE_USER_SCOPE), seq);
+        return;
+    }
     if (strcmp(name, STORE_WAKE_CHANNEL) == 0) {
         event_seq = ++seq;
         if (strcmp(payload, "*") == 0) {

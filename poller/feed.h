@@ -34,6 +34,8 @@ struct feed_hooks {
     void (*wake)(struct chan *ch, enum feed_wake why);
     /* The command connection is (again) usable. */
     void (*cmd_up)(void);
+    /* A notice of user uid (rcg:wake u.<uid>) at feed sequence seq. */
+    void (*wake_user)(const char *uid, unsigned long long seq);
 };
 
 /* Called with the reply (borrowed until return), or NULL when the command
@@ -68,8 +70,10 @@ int feed_read_is_fresh(const struct chan *ch, unsigned long long sent);
 int feed_events_fresh(const struct chan *ch, unsigned long long sent);
 int feed_messages_fresh(const struct chan *ch, unsigned long long sent);
 
-/* 1 when no sys event of any scope came since sent (a join announces
- * itself on the channel joined, which the session did not follow yet). */
+/* 1 when no sys event of scope "*" or of any channel came since sent (a
+ * join announces itself on the channel joined, which the session did not
+ * follow yet). The notices of one user (scope u.<uid>) are not counted
+ * here: they reach wake_user and end only that user's entries. */
 int feed_no_event_since(unsigned long long sent);
 
 /* A waiter starts / stops following ch (subscribes on the first). */

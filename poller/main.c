@@ -164,6 +164,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static const struct feed_hooks hooks = {
     .wake = waiters_wake,
     .cmd_up = waiters_cmd_up,
+    .wake_user = waiters_wake_user,
 };
 
 /* Timers to the microsecond (timerfd): the reaper of answered polls

@@ -295,13 +295,12 @@ static const struct jbuf *joined(struct room *r, long from, long to)
     return &r->joined;
 }
 
-long room_answer(struct chan *ch, struct jbuf *out, const char *session,
-                 const char *sys, const char *jn, long pos)
+long room_answer(struct chan *ch, struct jbuf *out, const struct pollreq *p)
 {
     struct room *r = ch->room;
     const struct jbuf *items;
     char cur[CURSOR_MAX];
-    long to;
+    long to, pos = p->cur.pos;
 
     if (!r || !r->valid || pos < r->base || pos > r->end)
         return -1;
@@ -311,7 +310,7 @@ long room_answer(struct chan *ch, struct jbuf *out, const char *session,
     items = joined(r, pos, to);
     if (jbuf_failed(items))
         return -1;
-    cursor_format(cur, session, sys, jn, to);
+    cursor_format(cur, p->session, p->cur.sys, p->cur.jn, to, p->cur.nid);
     render_poll_answer(out, cur, 0, items->data, items->len, 0);
     return jbuf_failed(out) ? -1 : to - pos;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "common/jbuf.h"
+#include "common/pollreq.h"
 #include "poller/channels.h"
 
 #define ROOM_MAX      256 /* rendered messages kept per channel */
@@ -38,11 +39,11 @@ void room_read_more(struct chan *ch);
  * an empty room starts there. */
 void room_seed(struct chan *ch, long llen, unsigned long long sent);
 
-/* The long-poll answer of a session at (sys, jn, pos) from the room, into
- * out. Returns the positions it covers (> 0), 0 when nothing is new at
- * pos, -1 when the room cannot answer (empty, pos outside it). */
-long room_answer(struct chan *ch, struct jbuf *out, const char *session,
-                 const char *sys, const char *jn, long pos);
+/* The long-poll answer of a poll at p's cursor (sys, jn, pos, nid) from
+ * the room, into out. Returns the positions it covers (> 0), 0 when
+ * nothing is new at pos, -1 when the room cannot answer (empty, pos
+ * outside it). */
+long room_answer(struct chan *ch, struct jbuf *out, const struct pollreq *p);
 
 /* Positions of ch the room holds: [*base, *end). Returns 0, or -1 when it
  * holds nothing. */

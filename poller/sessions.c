@@ -20,11 +20,13 @@ struct session_entry {
     struct session_entry *next;
     time_t at; /* monotonic seconds of the read */
     unsigned long long sent;
+    struct poll_user *user; /* held */
     char session[UUID_SIZE];
     char key[PROTO_KEY_MAX + 1];
     char channel[CHANNEL_MAX + 1];
     char jn[sizeof((struct cursor *)0)->jn];
     char sys[sizeof((struct cursor *)0)->sys];
+    char nid[sizeof((struct cursor *)0)->nid];
 };
 
 static struct session_entry *buckets[BUCKETS];
@@ -64,6 +66,7 @@ static void unlink_entry(struct session_entry **pp)
 
     *pp = e->next;
     sodium_memzero(e->key, sizeof e->key);
+    users_release(e->user);
     free(e);
     count--;
 }
@@ -78,11 +81,16 @@ static int copy(char *dst, size_t size, const char *src)
     return 0;
 }
 
-void sessions_put(const struct pollreq *p, const char *channel, const char *jn,
-                  const char *sys, unsigned long long sent)
+void sessions_put(const struct pollreq *p, const struct session_seen *seen,
+                  unsigned long long sent)
 {
     struct session_entry **pp = slot_of(p->session), *e = *pp;
 
+    if (!seen->user) {
+        if (e)
+            unlink_entry(pp);
+        return;
+    }
     if (!e) {
         if (count >= SESSIONS_MAX)
             return;
@@ -94,9 +102,16 @@ void sessions_put(const struct pollreq *p, const char *channel, const char *jn,
         count++;
         memcpy(e->session, p->session, sizeof e->session);
     }
+    if (e->user != seen->user) {
+        users_release(e->user);
+        e->user = seen->user;
+        users_ref(seen->user);
+    }
     if (copy(e->key, sizeof e->key, p->key) ||
-        copy(e->channel, sizeof e->channel, channel) ||
-        copy(e->jn, sizeof e->jn, jn) || copy(e->sys, sizeof e->sys, sys)) {
+        copy(e->channel, sizeof e->channel, seen->channel) ||
+        copy(e->jn, sizeof e->jn, seen->jn) ||
+        copy(e->sys, sizeof e->sys, seen->sys) ||
+        copy(e->nid, sizeof e->nid, seen->nid)) {
         unlink_entry(pp); /* too long to keep: always read */
         return;
     }
@@ -111,13 +126,15 @@ static int same_key(const char *a, const char *b)
     return n == strlen(b) && sodium_memcmp(a, b, n) == 0;
 }
 
-int sessions_check(const struct pollreq *p, char *channel, size_t size)
+int sessions_check(const struct pollreq *p, char *channel, size_t size,
+                   struct poll_user **user)
 {
     const struct session_entry *e = *slot_of(p->session);
     const struct chan *ch = NULL;
 
     if (!e || !p->has_cursor || now_s() - e->at >= SESSIONS_TTL ||
         strcmp(e->sys, p->cur.sys) != 0 || strcmp(e->jn, p->cur.jn) != 0 ||
+        strcmp(e->nid, p->cur.nid) != 0 || e->user->event_seq > e->sent ||
         !same_key(e->key, p->key))
         return 0;
     if (e->channel[0]) {
@@ -128,6 +145,7 @@ int sessions_check(const struct pollreq *p, char *channel, size_t size)
     if (!feed_events_fresh(ch, e->sent) || !feed_no_event_since(e->sent) ||
         copy(channel, size, e->channel))
         return 0;
+    *user = e->user;
     return 1;
 }
 

@@ -17,23 +17,27 @@
 #include "common/render.h"
 #include "poller/answer.h"
 #include "poller/channels.h"
+#include "poller/users.h"
 #include "poller/waiters.h"
 
 struct waiter {
-    struct waiter *prev, *next; /* in chan->head or the no-channel list */
-    struct chan *chan;          /* followed channel, NULL = none */
-    struct evhttp_request *req; /* NULL once answered or gone */
-    struct client *client;      /* its connection's hang-up watch */
-    struct event timer;         /* poll deadline / stream heartbeat */
+    struct waiter *prev, *next;   /* in chan->head or the no-channel list */
+    struct chan *chan;            /* followed channel, NULL = none */
+    struct waiter *uprev, *unext; /* in user->head */
+    struct poll_user *user;       /* its session's user, NULL = not known */
+    struct evhttp_request *req;   /* NULL once answered or gone */
+    struct client *client;        /* its connection's hang-up watch */
+    struct event timer;           /* poll deadline / stream heartbeat */
     enum waiter_kind kind;
     unsigned linked : 1;
-    unsigned reading : 1;  /* a read is in flight: the read owns it */
-    unsigned gone : 1;     /* client left during a read: free at reply */
-    unsigned expired : 1;  /* the poll's time is up */
-    unsigned stale : 1;    /* last read failed: read on cmd_up */
-    unsigned draining : 1; /* answer at the next reply */
-    unsigned started : 1;  /* stream: 200 and headers sent */
-    unsigned answered : 1; /* invariant: a request is answered once */
+    unsigned reading : 1;   /* a read is in flight: the read owns it */
+    unsigned gone : 1;      /* client left during a read: free at reply */
+    unsigned expired : 1;   /* the poll's time is up */
+    unsigned stale : 1;     /* last read failed: read on cmd_up */
+    unsigned draining : 1;  /* answer at the next reply */
+    unsigned started : 1;   /* stream: 200 and headers sent */
+    unsigned answered : 1;  /* invariant: a request is answered once */
+    unsigned user_held : 1; /* user was held when the read was sent */
     unsigned long long sent_seq;
     struct pollreq p; /* key, session, current position */
 };

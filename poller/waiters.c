@@ -72,6 +72,55 @@ static void unlink_waiter(struct waiter *w)
     }
 }
 
+/* The user's list: a notice of the user (users.h) wakes these. */
+static void unlink_user(struct waiter *w)
+{
+    struct poll_user *u = w->user;
+
+    if (!u)
+        return;
+    if (w->uprev)
+        w->uprev->unext = w->unext;
+    else
+        u->head = w->unext;
+    if (w->unext)
+        w->unext->uprev = w->uprev;
+    w->uprev = w->unext = NULL;
+    w->user = NULL;
+    users_release(u);
+}
+
+/* Links w to u (one more reference), leaving the user it had. */
+static void link_user(struct waiter *w, struct poll_user *u)
+{
+    if (w->user == u)
+        return;
+    unlink_user(w);
+    users_ref(u);
+    w->user = u;
+    w->uprev = NULL;
+    w->unext = u->head;
+    if (u->head)
+        u->head->uprev = w;
+    u->head = w;
+}
+
+/* Follows the user a read named. Returns 0, or -1 on no memory. */
+static int follow_user(struct waiter *w, const char *uid)
+{
+    struct poll_user *u;
+
+    if (w->user && strcmp(w->user->uid, uid) == 0)
+        return 0;
+    u = users_hold(uid);
+    if (!u)
+        return -1;
+    link_user(w, u);
+    users_release(u); /* the link holds its own */
+    w->user_held = 0; /* its wakes during this read went unattributed */
+    return 0;
+}
+
 /* Follows the channel the session follows now ("" = none). */
 static int follow(struct waiter *w, const char *channel)
 {
@@ -103,6 +152,7 @@ static void detach(struct waiter *w)
 {
     evtimer_del(&w->timer);
     unlink_waiter(w);
+    unlink_user(w);
 }
 
 void waiter_end(struct waiter *w)
@@ -136,7 +186,8 @@ int waiter_draining(const struct waiter *w)
 
 void waiter_cursor(const struct waiter *w, char *out)
 {
-    cursor_format(out, w->p.session, w->p.cur.sys, w->p.cur.jn, w->p.cur.pos);
+    cursor_format(out, w->p.session, w->p.cur.sys, w->p.cur.jn, w->p.cur.pos,
+                  w->p.cur.nid);
 }
 
 /* The client hung up: its connection is freed right after this. */
@@ -160,10 +211,12 @@ static void on_gone(void *arg)
 static int copy_position(struct waiter *w, const struct store_poll_result *r)
 {
     if (strlen(r->sys_id) >= sizeof w->p.cur.sys ||
-        strlen(r->jn) >= sizeof w->p.cur.jn)
+        strlen(r->jn) >= sizeof w->p.cur.jn ||
+        strlen(r->notice_id) >= sizeof w->p.cur.nid)
         return -1;
     memcpy(w->p.cur.sys, r->sys_id, strlen(r->sys_id) + 1);
     memcpy(w->p.cur.jn, r->jn, strlen(r->jn) + 1);
+    memcpy(w->p.cur.nid, r->notice_id, strlen(r->notice_id) + 1);
     w->p.cur.pos = r->pos;
     w->p.has_cursor = 1;
     return 0;
@@ -173,7 +226,8 @@ static int copy_position(struct waiter *w, const struct store_poll_result *r)
  * may have slipped in while the read was in flight. */
 static void park_or_reread(struct waiter *w)
 {
-    if (feed_read_is_fresh(w->chan, w->sent_seq))
+    if (feed_read_is_fresh(w->chan, w->sent_seq) &&
+        users_fresh(w->user, w->sent_seq, w->user_held))
         return; /* parked: a later wake reads again */
     if (w->chan && w->chan->sub != CHAN_SUBSCRIBED)
         return; /* its SUBSCRIBE ack will wake it */
@@ -232,9 +286,19 @@ static void on_read_fail(struct waiter *w, const redisReply *r)
 static void remember(struct waiter *w, const struct store_poll_result *res,
                      long items)
 {
+    struct session_seen seen = {.user = w->user,
+                                .channel = res->channel,
+                                .jn = res->jn,
+                                .sys = res->sys_id,
+                                .nid = res->notice_id};
+
     if (items >= POLLREQ_BATCH || res->reset)
         return; /* more is due: nothing to trust yet */
-    sessions_put(&w->p, res->channel, res->jn, res->sys_id, w->sent_seq);
+    if (!users_fresh(w->user, w->sent_seq, w->user_held)) {
+        sessions_drop(w->p.session); /* a notice may have slipped past */
+        return;
+    }
+    sessions_put(&w->p, &seen, w->sent_seq);
     if (w->chan)
         room_seed(w->chan, res->pos, w->sent_seq);
 }
@@ -274,7 +338,7 @@ static void on_read(const redisReply *r, void *arg)
         return;
     }
     if (store_parse_poll(r, &res) || copy_position(w, &res) ||
-        follow(w, res.channel)) {
+        follow(w, res.channel) || follow_user(w, res.uid)) {
         struct chat_error e = {0};
         log_err("unexpected poll reply for session %.8s", w->p.session);
         chat_fail(&e, CHAT_E_INTERNAL, "unexpected store reply");
@@ -282,7 +346,8 @@ static void on_read(const redisReply *r, void *arg)
         return;
     }
     w->stale = 0;
-    items = (long)(res.events->elements + res.messages->elements);
+    items = (long)(res.events->elements + res.notices->elements +
+                   res.messages->elements);
     remember(w, &res, items);
     if (w->kind == WAITER_STREAM) {
         on_stream_read(w, &res, items);
@@ -304,6 +369,7 @@ static void start_read(struct waiter *w)
         return;
     pollreq_call(&c, cfg, &w->p);
     w->sent_seq = feed_seq();
+    w->user_held = w->user != NULL;
     if (feed_call(&c, on_read, w) != 0) {
         on_read_fail(w, NULL);
         return;
@@ -320,8 +386,7 @@ static int answer_from_room(struct waiter *w, struct chan *ch)
     long k;
 
     jbuf_init(&b);
-    k = room_answer(ch, &b, w->p.session, w->p.cur.sys, w->p.cur.jn,
-                    w->p.cur.pos);
+    k = room_answer(ch, &b, &w->p);
     if (k > 0)
         longpoll_answer_body(w, b.data, b.len, k);
     jbuf_free(&b);
@@ -342,11 +407,14 @@ static int poll_from_cache(struct waiter *w)
 {
     char channel[72];
     struct chan *ch;
+    struct poll_user *user;
 
     if (w->kind != WAITER_POLL ||
-        !sessions_check(&w->p, channel, sizeof channel))
+        !sessions_check(&w->p, channel, sizeof channel, &user))
         return 0;
-    if (!channel[0]) { /* follows no channel: only sys events are due */
+    link_user(w, user); /* a notice of the user wakes it when parked */
+    if (!channel[0]) {
+        /* follows no channel: only sys events and notices are due */
         if (w->p.timeout == 0)
             longpoll_answer_empty(w);
         else
@@ -505,8 +573,7 @@ static void answer_parked(struct waiter *w, struct chan *ch, int ok,
         return;
     if (ok && w->p.has_cursor) {
         jbuf_reset(body);
-        k = room_answer(ch, body, w->p.session, w->p.cur.sys, w->p.cur.jn,
-                        w->p.cur.pos);
+        k = room_answer(ch, body, &w->p);
     }
     if (k > 0)
         longpoll_answer_body(w, body->data, body->len, k);
@@ -565,6 +632,22 @@ void waiters_wake(struct chan *ch, enum feed_wake why)
         each_in_list(ch->head, wake_one);
     else
         each_waiter(wake_one);
+}
+
+void waiters_wake_user(const char *uid, unsigned long long seq)
+{
+    struct poll_user *u = users_event(uid, seq);
+    struct waiter *w;
+
+    if (!u)
+        return;   /* nobody here: no waiter, no known session of it */
+    users_ref(u); /* u outlives the answers that unlink its waiters */
+    for (w = u->head; w;) {
+        struct waiter *next = w->unext;
+        wake_one(w);
+        w = next;
+    }
+    users_release(u);
 }
 
 static void wake_if_stale(struct waiter *w)

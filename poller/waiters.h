@@ -33,6 +33,11 @@ void waiters_start(struct evhttp_request *req, const struct pollreq *p,
 void waiters_wake(struct chan *ch, enum feed_wake why);
 void waiters_cmd_up(void);
 
+/* feed.c hook: a notice of user uid (rcg:wake u.<uid>) at feed sequence
+ * seq: that user's waiters read again, and its known sessions end; no
+ * other waiter is touched. */
+void waiters_wake_user(const char *uid, unsigned long long seq);
+
 /* SIGTERM: answers every parked poll now (empty, current cursor), ends
  * every stream; reads in flight answer when their reply comes. */
 void waiters_drain(void);

@@ -47,10 +47,11 @@ key() {
     rcli set "rcg:key.$1" "$2"$'\t'"$3" EX "${4:-$KEY_TTL}" >/dev/null
 }
 
-# session S [UUID] [CHANNEL]: a session as ready and sign-in leave it.
+# session S [UUID] [CHANNEL] [RECIPIENT]: a session as ready and sign-in
+# (and a join of CHANNEL, named RECIPIENT by UUID) leave it.
 session() {
-    rcli hset "rcg:session.$1" user "${2:-}" ch "${3:-}" r '' jn 1 pos 0 \
-        sys 0-0 >/dev/null
+    rcli hset "rcg:session.$1" user "${2:-}" ch "${3:-}" r "${4:-}" jn 1 pos 0 \
+        sys 0-0 nid 0-0 >/dev/null
 }
 
 # is EXPECTED: the last output is EXPECTED (a JSON reply as compact jq
@@ -93,8 +94,12 @@ events() {
     id=$(rcli xadd rcg:events '*' s '*' t x u u n n r '')
     run lua ready s2
     is "\"$id\""
-    [ "$(rcli --json hgetall rcg:session.s2 | jq -c .)" = \
+    [ "$(rcli --json hgetall rcg:session.s2 | jq -c 'del(.nid)')" = \
         "{\"user\":\"\",\"ch\":\"\",\"r\":\"\",\"jn\":\"0\",\"pos\":\"0\",\"sys\":\"$id\"}" ]
+    # nid: the notices from now on, '<ms>-0' of Redis TIME
+    nid=$(rcli hget rcg:session.s2 nid)
+    now=$(rcli time | head -1)
+    [[ "$nid" =~ ^[0-9]{13}-0$ ]] && [ $(( now - ${nid%-0} / 1000 )) -le 1 ]
     ttl_in rcg:session.s2 7100 7200
     ttl_in userSession.s2 7100 7200
 }
@@ -415,7 +420,7 @@ signin_create() {
     is 'error:"ERR CHAT403:session"'
     session s2 u1
     run lua poll k s2 '' '' 0 10
-    is '["0-0","1",0,"",0,[],[],[]]'
+    is '["0-0","1",0,"",0,[],[],[],"u1","0-0","0-0",[]]'
     ttl_in userStatus.u1 50 60
     ttl_in rcg:session.s2 7100 7200
     ttl_in userSession.s2 7100 7200
@@ -461,6 +466,134 @@ signin_create() {
         run lua poll k s 1 "$before" 1 10
         [ "$(jq -c '[.[4], (.[5] | length)]' <<<"$output")" = '[0,2]' ]
     fi
+}
+
+# wakes N COMMAND...: runs COMMAND while subscribed to rcg:wake; prints
+# the payloads published there, one per line.
+wakes() {
+    local out=$TEST_DIR/wakes
+    timeout 3 redis-cli -p "$REDIS_PORT" --csv subscribe rcg:wake >"$out" &
+    local pid=$!
+    for _ in $(seq 50); do grep -q subscribe "$out" 2>/dev/null && break; sleep 0.05; done
+    "$@" >/dev/null
+    sleep 0.2
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
+    grep '^"message"' "$out" | cut -d, -f3 | tr -d '"'
+}
+
+# notices UUID: the notices of a user as "<m> <u> <n> <r>", oldest first.
+notices() {
+    rcli --json xrange "rcg:notice.$1" - + |
+        jq -r '.[] | .[1] | [.[1], .[3], .[5], .[7], .[9]] | join(" ")'
+}
+
+@test "message: read positions; a private message is a notice for its recipient, never the text" {
+    user u1 alice
+    user u2 bob
+    key k u1 alice
+    run lua message k '' '' c12 m1 '"pub"' t 0 ''
+    [ "$(rcli hget rcg:read.u1 public)" = 1 ]
+    [ "$(rcli exists rcg:read.u2 rcg:notice.u1 rcg:notice.u2)" = 0 ]
+    [ "$(wakes lua message k '' u2 c12 m2 '"secret"' t 0 '')" = u.u2 ]
+    # the sender has read its channel; the recipient's is counted from 0
+    [ "$(rcli hget rcg:read.u1 u2)$(rcli hget rcg:read.u2 u1)" = 10 ]
+    [ "$(notices u2)" = "channelMessage u1 alice u2 m2" ]
+    ! rcli --json xrange rcg:notice.u2 - + | grep -q secret
+    ttl_in rcg:notice.u2 7100 7200
+    # HSETNX: a position the recipient reached stays
+    rcli hset rcg:read.u2 u1 1 >/dev/null
+    run lua message k '' u2 c12 m3 '"again"' t 0 ''
+    [ "$(rcli hget rcg:read.u2 u1)$(rcli hget rcg:read.u1 u2)" = 12 ]
+    # a batch: a notice per message, one wake per recipient
+    [ "$(wakes lua message k '' u2 c m4 '"a"' t 0 '' '' c m5 '"b"' t '' u2 c m6 '"c"' t '')" = u.u2 ]
+    [ "$(notices u2 | cut -d' ' -f5 | paste -sd,)" = m2,m3,m4,m6 ]
+    [ "$(rcli hget rcg:read.u1 public)$(rcli hget rcg:read.u1 u2)" = 24 ]
+    # to oneself: no notice; a retried client id: none either
+    [ -z "$(wakes lua message k '' u1 c11 m7 '"me"' t 0 '')" ]
+    [ "$(rcli exists rcg:notice.u1)" = 0 ]
+    run lua message k '' u2 c m8 '"x"' t 0 cid1
+    [ -z "$(wakes lua message k '' u2 c m9 '"x"' t 0 cid1)" ]
+    [ "$(notices u2 | wc -l)" = 5 ]
+}
+
+@test "join, leave, sign-out: the caller has read the channel to its end" {
+    user u1 alice
+    user u2 bob
+    key k u1 alice
+    for i in 1 2 3; do rcli rpush channelMessages.public x >/dev/null; done
+    run lua join k '' '' '' newid 2
+    [ "$(rcli hget rcg:read.u1 public)" = 3 ]
+    run lua join k '' u2 '' c12 10
+    [ "$(rcli hget rcg:read.u1 u2)" = 0 ]
+    [ "$(rcli exists rcg:read.u2)" = 0 ]
+    # never backwards
+    rcli hset rcg:read.u1 public 9 >/dev/null
+    run lua join k '' '' '' newid 2
+    [ "$(rcli hget rcg:read.u1 public)" = 9 ]
+    # a session leaving a channel (another join, a leave, a sign-out) has
+    # read it to its end
+    rcli hset rcg:read.u1 public 1 >/dev/null
+    session s u1 public
+    run lua join k '' u2 s c12 10
+    [ "$(rcli hget rcg:read.u1 public)" = 3 ]
+    rcli rpush channelMessages.c12 x >/dev/null
+    run lua leave k '' u2 s
+    [ "$(rcli hget rcg:read.u1 u2)" = 1 ]
+    session s u1 public
+    rcli hset rcg:read.u1 public 0 >/dev/null
+    run lua signout k '' '' s
+    [ "$(rcli hget rcg:read.u1 public)" = 3 ]
+}
+
+@test "poll: the user's notices after the cursor's, before the messages, within the limit" {
+    user u1 alice
+    key k u1 alice
+    session s u1 c12 u2
+    rcli rpush channelMessages.c12 '{"SenderUUID":"u2","n":1}' >/dev/null
+    a=$(rcli xadd rcg:notice.u1 '*' t channelMessage u u2 n bob r u1 m m1)
+    b=$(rcli xadd rcg:notice.u1 '*' t channelMessage u u2 n bob r u1 m m2)
+    rcli xadd rcg:notice.u9 '*' t channelMessage u u2 n bob r u9 m m3 >/dev/null
+    run lua poll k s 1 0-0 0 10 0-0
+    [ "$(jq -c '[.[8], .[9], .[10], (.[11] | map(.[1][9])), (.[6] | length), .[2]]' <<<"$output")" = \
+        "[\"u1\",\"0-0\",\"$b\",[\"m1\",\"m2\"],1,1]" ]
+    # the position this answer reaches is read
+    [ "$(rcli hget rcg:read.u1 u2)" = 1 ]
+    # after the cursor's notice id; the limit counts notices first
+    rcli rpush channelMessages.c12 '{"SenderUUID":"u2","n":2}' >/dev/null
+    run lua poll k s 1 0-0 1 1 "$a"
+    [ "$(jq -c '[.[9], .[10], (.[11] | map(.[1][9])), (.[6] | length), .[2]]' <<<"$output")" = \
+        "[\"$a\",\"$b\",[\"m2\"],0,1]" ]
+    [ "$(rcli hget rcg:read.u1 u2)" = 1 ]
+    # no notice id: the session's (its ready); none there: from now on
+    run lua poll k s 1 0-0 1 10
+    [ "$(jq -c '[.[9], (.[11] | length)]' <<<"$output")" = '["0-0",2]' ]
+    rcli hdel rcg:session.s nid >/dev/null
+    run lua poll k s 1 0-0 1 10 ''
+    [[ "$(jq -r '.[9]' <<<"$output")" =~ ^[0-9]{13}-0$ ]]
+    [ "$(jq -c '.[11] | length' <<<"$output")" = 0 ]
+}
+
+@test "unread: each channel's length past the read position, public as ''" {
+    user u1 alice
+    user u2 bob
+    user u3 carol
+    key k u1 alice
+    rcli set channelSenderRecipient.u1.u2 c12 >/dev/null
+    for i in 1 2 3; do rcli rpush channelMessages.public x >/dev/null; done
+    for i in 1 2; do rcli rpush channelMessages.c12 x >/dev/null; done
+    run lua unread k ''
+    is '["u1",[]]'
+    rcli hset rcg:read.u1 public 1 u2 0 u3 0 >/dev/null
+    run lua unread k ''
+    [ "$(jq -c '[.[0], (.[1] | [_nwise(2)] | sort)]' <<<"$output")" = '["u1",[["",2],["u2",2]]]' ]
+    rcli hset rcg:read.u1 public 3 u2 5 >/dev/null
+    run lua unread k ''
+    is '["u1",[]]'
+    run lua unread nokey ''
+    is 'error:"ERR CHAT401:key"'
+    run lua unread k u2
+    is 'error:"ERR CHAT403:user"'
 }
 
 @test "channel_read: from the position, none past the end or for count 0" {

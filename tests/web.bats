@@ -19,7 +19,7 @@ teardown_file() { stack_teardown; }
     [ -n "$etag" ]
     http GET / -H "If-None-Match: $etag"
     expect_status 304
-    for f in js/app.js js/api.js js/delivery.js js/store.js js/tabs.js; do
+    for f in js/app.js js/api.js js/delivery.js js/store.js js/tabs.js js/unread.js; do
         run curl -s -o /dev/null -w '%{http_code} %{content_type}' "$BASE/$f"
         [ "$output" = "200 text/javascript; charset=utf-8" ]
     done
@@ -66,6 +66,21 @@ teardown_file() { stack_teardown; }
     mkdir -p "$ROOT/tests/artifacts/web"
     run env BASE="$BASE" ARTIFACTS="$ROOT/tests/artifacts/web" CHROMIUM=/usr/bin/chromium \
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 120 node "$ROOT/tests/web/tabs.mjs"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"- no page errors"* ]]
+    [[ "$output" != *"not ok"* ]]
+}
+
+@test "web: unread badges: Tom writes privately to Ana reading General in two tabs; a badge within 1 s, the title counts, opening clears both tabs" {
+    if [ "$BUILD" = build/asan ]; then
+        skip "browser suite runs with the release build only: the same JS against the same /api contract"
+    fi
+    [ -x "$ROOT/$BUILD/chat-poller" ] || skip "chat-poller is not built: no live delivery to test"
+    [ -x /usr/bin/chromium ] || { echo "Debian chromium missing (CHAT_WITH_BROWSER=1 tools/deps.sh)" >&2; return 1; }
+    mkdir -p "$ROOT/tests/artifacts/web"
+    run env BASE="$BASE" ARTIFACTS="$ROOT/tests/artifacts/web" CHROMIUM=/usr/bin/chromium \
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 120 node "$ROOT/tests/web/unread.mjs"
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"- no page errors"* ]]

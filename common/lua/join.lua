@@ -10,7 +10,8 @@
 --        CHAT403:session.
 -- Writes: channelSenderRecipient (a new pair), channelUsers, rcg:session
 --        user/ch/r/jn/pos; XADD channelLeave (the session's old channel),
---        channelJoin.
+--        channelJoin; the caller's rcg:read position of the channel, and
+--        of the session's old one, = its length (read to the end).
 local key, claimed, rcpt, s, newid, histn = ARGV[4], ARGV[5], ARGV[6],
   ARGV[7], ARGV[8], tonumber(ARGV[9])
 local uid, e = auth(key, claimed)
@@ -32,11 +33,14 @@ if from < 0 then from = 0 end
 local hist = {}
 if n > 0 then
   hist = redis.call('LRANGE', 'channelMessages.' .. ch, from, n - 1) end
+read_to(uid, rcpt, n)
 local name = user_name(user_json(uid))
 if sk then
   local h = redis.call('HMGET', sk, 'ch', 'r')
   if h[1] and h[1] ~= '' and h[1] ~= ch then
-    emit(h[1], 'channelLeave', uid, name, h[2] or '') end
+    emit(h[1], 'channelLeave', uid, name, h[2] or '')
+    read_all(uid, h[2] or '', h[1])
+  end
   redis.call('HSET', sk, 'user', uid, 'ch', ch, 'r', rcpt, 'pos', n)
   redis.call('HINCRBY', sk, 'jn', 1)
   redis.call('EXPIRE', sk, SESS_TTL)

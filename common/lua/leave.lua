@@ -6,8 +6,8 @@
 --        written).
 -- Errors: CHAT401:key, CHAT403:user, CHAT404:recipient, CHAT404:session,
 --        CHAT403:session.
--- Writes: clears the session's channel when it is that one; XADD
---        channelLeave.
+-- Writes: clears the session's channel when it is that one (and the
+--        caller has read it to its end: rcg:read); XADD channelLeave.
 local key, claimed, rcpt, s = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local uid, e = auth(key, claimed)
 if not uid then return redis.error_reply(e) end
@@ -21,6 +21,8 @@ if s ~= '' then
 end
 if not ch then return {uid} end
 if sk and redis.call('HGET', sk, 'ch') == ch then
-  redis.call('HSET', sk, 'ch', '', 'r', '') end
+  redis.call('HSET', sk, 'ch', '', 'r', '')
+  read_all(uid, rcpt, ch)
+end
 emit(ch, 'channelLeave', uid, user_name(user_json(uid)), rcpt)
 return {uid}

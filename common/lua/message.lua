@@ -18,7 +18,12 @@
 --        nothing of the batch.
 -- Writes: RPUSH channelMessages.<ch> and PUBLISH <ch> of the same bytes
 --        (the original's format), rcg:rate.<uid> (INCRBY the new ones),
---        rcg:cid.<uid>.<id> (CID_TTL), channelSenderRecipient (a new pair).
+--        rcg:cid.<uid>.<id> (CID_TTL), channelSenderRecipient (a new pair);
+--        unread counts, O(1) per message whatever the channel's size: the
+--        sender's rcg:read position of the channel = its new length (own
+--        messages are read), and for a private message the recipient's
+--        position (HSETNX 0: the channel is counted from then on), an XADD
+--        rcg:notice.<recipient> and one PUBLISH rcg:wake u.<recipient>.
 local RATE_WINDOW = 10 -- seconds of the rate limit's window
 local FIRST_EXTRA, EXTRA_ARGS = 13, 6 -- where further messages start
 local key, claimed, rate = ARGV[4], ARGV[5], tonumber(ARGV[11])
@@ -70,6 +75,16 @@ for _, m in ipairs(msgs) do
     if not m.ch then return redis.error_reply(e) end
   end
 end
+-- a private message to someone else: its notice, and the recipient's
+-- channel counted; the wake is sent once per recipient, after the loop
+local woken, told, sname = {}, {}, nil
+local function tell(m)
+  if m.rcpt == '' or m.rcpt == uid then return end
+  sname = sname or uname or user_name(user_json(uid))
+  redis.call('HSETNX', P .. 'read.' .. m.rcpt, uid, 0)
+  notice(m.rcpt, uid, sname, m.mid)
+  if not told[m.rcpt] then told[m.rcpt] = true; woken[#woken + 1] = m.rcpt end
+end
 local more = {}
 for i, m in ipairs(msgs) do
   if not m.b then
@@ -77,8 +92,10 @@ for i, m in ipairs(msgs) do
     m.b = '{"UUID":"' .. m.mid .. '","SenderUUID":"' .. uid ..
       '","RecipientUUID":"' .. m.rcpt .. '","Message":' .. m.text ..
       ',"CreatedAt":"' .. m.created .. '"}\n'
-    redis.call('RPUSH', 'channelMessages.' .. m.ch, m.b)
+    local len = redis.call('RPUSH', 'channelMessages.' .. m.ch, m.b)
     redis.call('PUBLISH', m.ch, m.b)
+    redis.call('HSET', P .. 'read.' .. uid, read_field(m.rcpt), len)
+    tell(m)
     if m.ck then
       redis.call('SET', m.ck, m.ch .. '\t' .. m.b, 'EX', CID_TTL) end
     m.replayed = 0
@@ -90,5 +107,6 @@ for i, m in ipairs(msgs) do
     more[#more + 1] = m.replayed
   end
 end
+for _, r in ipairs(woken) do redis.call('PUBLISH', P .. 'wake', 'u.' .. r) end
 local m1 = msgs[1]
 return {uid, m1.b, m1.ch, info_of(), m1.replayed, more}

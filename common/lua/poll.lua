@@ -1,22 +1,30 @@
--- poll.lua - S_POLL (store_poll): the catch-up read of a poll: the events
--- and channel messages after the cursor, and presence refreshed.
+-- poll.lua - S_POLL (store_poll): the catch-up read of a poll: the events,
+-- the user's notices and the channel messages after the cursor, and
+-- presence refreshed.
 -- KEYS: none (see prelude.lua).
 -- ARGV: [4] access key, [5] session, [6] the cursor's join counter
 --       ('' = none), [7] the cursor's rcg:events id ('' = the session's
 --       ready id), [8] the cursor's position in the channel, [9] batch
---       limit (events + messages).
+--       limit (events + notices + messages), [10] the cursor's
+--       rcg:notice.<uid> id ('' or absent = the session's nid, or now for
+--       a session from before nid).
 -- Reply: {events id, jn, pos, channel, reset, {{id, {field, value...}}...},
---        {message...}, userinfo}: reset 1 when the cursor was lost (events
---        trimmed past it, or a position beyond the list).
+--        {message...}, userinfo, uid, notice id the read started after,
+--        notice id, {{id, {field, value...}}...}}: reset 1 when the cursor
+--        was lost (events trimmed past it, or a position beyond the list).
+--        Notices trimmed away (over NOTICE_MAXLEN) are skipped, no reset.
 -- Errors: CHAT401:key, CHAT404:session, CHAT403:session.
--- Writes: the session's TTL, userSession, userStatus (presence).
+-- Writes: the session's TTL, userSession, userStatus (presence); the
+--        user's rcg:read position of the channel followed, moved forward
+--        to the position this answer reaches.
 local EVENTS_SCAN = 1000 -- rcg:events entries one poll reads at most
 local key, s, cjn, after, cpos, limit = ARGV[4], ARGV[5], ARGV[6], ARGV[7],
   tonumber(ARGV[8]), tonumber(ARGV[9])
+local nid0 = ARGV[10] or ''
 local uid, e = auth(key, '')
 if not uid then return redis.error_reply(e) end
 local sk = P .. 'session.' .. s
-local h = redis.call('HMGET', sk, 'user', 'ch', 'jn', 'pos', 'sys')
+local h = redis.call('HMGET', sk, 'user', 'ch', 'jn', 'pos', 'sys', 'r', 'nid')
 if not h[1] then return redis.error_reply('CHAT404:session') end
 if h[1] ~= uid then return redis.error_reply('CHAT403:session') end
 redis.call('EXPIRE', sk, SESS_TTL)
@@ -57,15 +65,25 @@ for _, en in ipairs(entries) do
   local sc = en[2][2]
   if sc == '*' or (ch ~= '' and sc == ch) then out[#out + 1] = en end
 end
+-- the user's notices (rcg:notice.<uid>), whichever channel it follows
+if nid0 == '' then nid0 = h[7] or (now_ms() .. '-0') end
+local nid, notes = nid0, {}
+if limit > #out then
+  notes = redis.call('XRANGE', P .. 'notice.' .. uid, '(' .. nid0, '+',
+    'COUNT', limit - #out)
+  if #notes > 0 then nid = notes[#notes][1] end
+end
 local msgs = {}
 if ch ~= '' then
   local n = redis.call('LLEN', 'channelMessages.' .. ch)
   if pos > n then reset = 1; pos = n end
-  local room = limit - #out
+  local room = limit - #out - #notes
   if pos < n and room > 0 then
     msgs = redis.call('LRANGE', 'channelMessages.' .. ch, pos,
       pos + room - 1)
     pos = pos + #msgs
   end
+  read_to(uid, h[6] or '', pos)
 end
-return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs)}
+return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs), uid, nid0,
+  nid, notes}

@@ -33,12 +33,20 @@ local FAIL_WINDOW, NAME_FACTOR, SLOW_GAP = 300, 10, 10
 local STATUS_TTL = 60
 -- an access key's idle expiry slides at most once per KEY_SLIDE seconds
 local KEY_SLIDE = 60
+-- private-message notices kept per user (rcg:notice.<uid>, MAXLEN ~)
+local NOTICE_MAXLEN = 100
 local KEY_TTL, SESS_TTL, MAXLEN = ARGV[1], ARGV[2], ARGV[3]
 
 -- TIME as the original writes it: "<seconds>.<microseconds>"
 local function now()
   local t = redis.call('TIME')
   return t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+end
+
+-- TIME in milliseconds, as a decimal string (a stream id's first part)
+local function now_ms()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
 end
 
 -- rcg:key.<k> holds "uid<TAB>name" (a bare uid from before is read too).
@@ -108,6 +116,41 @@ local function emit(scope, t, u, n, r)
   redis.call('XADD', P .. 'events', 'MAXLEN', '~', MAXLEN, '*',
     's', scope, 't', t, 'u', u, 'n', n, 'r', r)
   redis.call('PUBLISH', P .. 'wake', scope)
+end
+
+-- Unread counts: rcg:read.<uid> holds, per channel the user has, the
+-- position of channelMessages.<ch> it has read to; its field is the
+-- channel as the user names it: 'public', or the other member's uuid.
+local function read_field(rcpt)
+  if rcpt == '' then return 'public' end
+  return rcpt
+end
+
+-- uid has read the channel it names rcpt up to pos (never backwards:
+-- another session of the user may have read further)
+local function read_to(uid, rcpt, pos)
+  local k, f = P .. 'read.' .. uid, read_field(rcpt)
+  if pos > (tonumber(redis.call('HGET', k, f)) or -1) then
+    redis.call('HSET', k, f, pos)
+  end
+end
+
+-- uid has read channel ch (named rcpt) to its end: a join, and a session
+-- that stops following it (the poller may have answered the session's
+-- last polls from its cache, which moves no read position)
+local function read_all(uid, rcpt, ch)
+  read_to(uid, rcpt, redis.call('LLEN', 'channelMessages.' .. ch))
+end
+
+-- A private message's notice for its recipient: XADD rcg:notice.<rcpt>
+-- (the sender, the recipient as the sender named it, the message's uuid;
+-- never the text), kept as long as a session could still be behind it.
+-- The caller wakes the pollers (PUBLISH rcg:wake u.<rcpt>) once.
+local function notice(rcpt, uid, name, mid)
+  local k = P .. 'notice.' .. rcpt
+  redis.call('XADD', k, 'MAXLEN', '~', NOTICE_MAXLEN, '*',
+    't', 'channelMessage', 'u', uid, 'n', name, 'r', rcpt, 'm', mid)
+  redis.call('EXPIRE', k, SESS_TTL)
 end
 
 -- the private channel of a and b (either way round); a new one is newid,

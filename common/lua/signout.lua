@@ -5,8 +5,8 @@
 -- Reply: the uid.
 -- Errors: CHAT401:key, CHAT403:user, CHAT404:session, CHAT403:session.
 -- Writes: deletes rcg:key, userAccessKey (when it is this key),
---        userStatus; clears the session's user and channel; XADD
---        channelLeave (the session's channel), signOut.
+--        userStatus; clears the session's user and channel (read to its
+--        end: rcg:read); XADD channelLeave (the session's channel), signOut.
 local key, claimed, target, s = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local uid, e = auth(key, claimed)
 if not uid then return redis.error_reply(e) end
@@ -25,7 +25,9 @@ redis.call('DEL', 'userStatus.' .. uid)
 if sk then
   local h = redis.call('HMGET', sk, 'ch', 'r')
   if h[1] and h[1] ~= '' then
-    emit(h[1], 'channelLeave', uid, name, h[2] or '') end
+    emit(h[1], 'channelLeave', uid, name, h[2] or '')
+    read_all(uid, h[2] or '', h[1])
+  end
   redis.call('HSET', sk, 'user', '', 'ch', '', 'r', '')
 end
 emit('*', 'signOut', uid, name, '')

@@ -1,8 +1,8 @@
 /* reply.c - fuzz target: Redis replies (RESP bytes, read by hiredis's own
  * reader as both programs read them) through the reply parsers of
  * common/store.c and the renderers that consume them in common/render.c:
- * the poll batch (S_POLL), the channel read of the poller's fan-out
- * (S_CHANNEL_READ), userinfo lists, CONFIG GET notify-keyspace-events,
+ * the poll batch (S_POLL, its notices too), the channel read of the poller's
+ * fan-out (S_CHANNEL_READ), userinfo lists, CONFIG GET notify-keyspace-events,
  * script errors, keyspace notification names. Invariants: whatever is
  * rendered is one JSON object of valid UTF-8; every cursor handed out has
  * a position of digits; counts match the reply; flags after
@@ -52,7 +52,8 @@ static void check_poll(const redisReply *r)
     if (store_parse_poll(r, &res) != 0)
         return;
     n = render_poll_each(&res, SESSION, check_item, NULL, cursor);
-    FUZZ_CHECK(n <= (long)(res.events->elements + res.messages->elements));
+    FUZZ_CHECK(n <= (long)(res.events->elements + res.notices->elements +
+                           res.messages->elements));
     if (n >= 0)
         check_cursor(cursor);
     jbuf_init(&b);

@@ -134,7 +134,7 @@ static void test_cursor(void)
     struct cursor c;
     struct chat_error e = {0};
 
-    cursor_format(text, s, "1795863802568-3", "2", 41);
+    cursor_format(text, s, "1795863802568-3", "2", 41, "");
     CHECK(strcmp(text, "a6cf76fe.1795863802568-3.2.41") == 0);
     CHECK(cursor_parse(text, s, &c, &e) == CHAT_OK &&
           strcmp(c.sys, "1795863802568-3") == 0 && strcmp(c.jn, "2") == 0 &&
@@ -154,6 +154,21 @@ static void test_cursor(void)
                        s, &c, &e) == CHAT_E_BAD_CURSOR);
     CHECK(cursor_parse("a6cf76fe.18446744073709551615-18446744073709551614.1.0",
                        s, &c, &e) == CHAT_OK);
+    /* the notice id: optional (cursors from before it), a stream id */
+    CHECK(c.nid[0] == '\0');
+    cursor_format(text, s, "1795863802568-3", "2", 41, "1795863802999-0");
+    CHECK(strcmp(text, "a6cf76fe.1795863802568-3.2.41.1795863802999-0") == 0);
+    CHECK(cursor_parse(text, s, &c, &e) == CHAT_OK && c.pos == 41 &&
+          strcmp(c.nid, "1795863802999-0") == 0);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1.", s, &c, &e) == CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1.2", s, &c, &e) == CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1.2-0x", s, &c, &e) ==
+          CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1.2-0.3-0", s, &c, &e) ==
+          CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1.18446744073709551615-"
+                       "18446744073709551615",
+                       s, &c, &e) == CHAT_E_BAD_CURSOR);
 }
 
 static void test_errors(void)

@@ -61,3 +61,35 @@ test("uuid4 is a lowercase version 4 UUID, a new one each call", () => {
   assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.notEqual(a, uuid4());
 });
+
+test("unread: the server's counts, a notice counted once, stale answers dropped, the title", async () => {
+  const { UnreadCounts, badgeText, noticeSender, pageTitle } = await import("../../web/js/unread.js");
+  const notice = (from, to, id) => ({ type: "sys", userUUID: from, user: { UUID: from, Username: "bob" },
+    sys: { type: "channelMessage", channelMessage: { recipientUUID: to, UUID: id } } });
+  assert.equal(noticeSender(notice(BOB, ME, "m1"), ME), BOB);
+  assert.equal(noticeSender(notice(ME, BOB, "m1"), ME), null); // my own
+  assert.equal(noticeSender(notice(BOB, "33333333-3333-4333-8333-333333333333", "m1"), ME), null);
+  assert.equal(noticeSender({ type: "sys", sys: { type: "signIn", signIn: {} } }, ME), null);
+  const u = new UnreadCounts();
+  const gen = u.gen;
+  assert.ok(u.load({ unread: { total: 3, channels: [{ recipientUUID: "", count: 2 },
+    { recipientUUID: BOB, count: 1 }, { recipientUUID: "x", count: 0 }] } }, gen));
+  assert.equal(u.get(PUBLIC), 2);
+  assert.equal(u.get(BOB), 1);
+  assert.equal(u.total(), 3);
+  assert.equal(u.total([PUBLIC]), 1); // the channel shown is read
+  assert.ok(u.fresh("m1"));
+  assert.ok(!u.fresh("m1")); // a repeat
+  const asked = u.gen;
+  u.bump(BOB);
+  assert.equal(u.get(BOB), 2);
+  assert.ok(!u.load({ unread: { channels: [] } }, asked)); // asked before the notice
+  assert.equal(u.get(BOB), 2);
+  assert.ok(u.clear(BOB));
+  assert.equal(u.total(), 2);
+  assert.equal(pageTitle(0), "Redis chat");
+  assert.equal(pageTitle(3), "(3) Redis chat");
+  assert.equal(pageTitle(5000), "(999+) Redis chat");
+  assert.equal(badgeText(7), "7");
+  assert.equal(badgeText(100), "99+");
+});

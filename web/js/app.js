@@ -4,6 +4,7 @@ import { ApiError, ERR_NO_SESSION, post } from "./api.js";
 import { Poller } from "./delivery.js";
 import { PUBLIC, Timeline, channelOf, humanTime, utf8Length, uuid4 } from "./store.js";
 import { TabGroup } from "./tabs.js";
+import { UnreadCounts, badgeText, noticeSender, pageTitle } from "./unread.js";
 
 const STORAGE_KEY = "chat.auth.v1";
 const USERS_REFRESH_MS = 30000; // "online" expires on the server after 60 s
@@ -11,11 +12,15 @@ const MAX_MESSAGE_BYTES = 4096;
 // A tab with the focus takes the session back to its channel at most this
 // often when another tab moved it (two windows side by side).
 const TAKE_BACK_MS = 5000;
+// A notice asks the server for the counts this much later (a burst of
+// them asks once); the counts are also asked for with every users refresh.
+const UNREAD_SETTLE_MS = 250;
+const NOTIFY_KEY = "chat.notify.v1"; // "1": notifications wanted (a preference, not a secret)
 
 const $ = (id) => document.getElementById(id);
 const el = {
   skip: document.querySelector(".skip-link"),
-  me: $("me"), meName: $("me-name"), signout: $("signout"),
+  me: $("me"), meName: $("me-name"), signout: $("signout"), notify: $("notify"),
   announcer: $("announcer"), banner: $("banner"), bannerText: $("banner-text"), bannerRetry: $("banner-retry"),
   signinView: $("signin-view"), signinForm: $("signin-form"), username: $("username"),
   password: $("password"), signinError: $("signin-error"), signinSubmit: $("signin-submit"),
@@ -43,6 +48,8 @@ const state = {
 let joinChain = Promise.resolve();
 let usersTimer = 0;
 let takenBack = 0;
+const unread = new UnreadCounts();
+let unreadTimer = 0;
 
 const poller = new Poller({
   auth: () => state.auth && { session: state.auth.session, key: state.auth.key },
@@ -75,6 +82,8 @@ const tabs = new TabGroup({
   followed: (ch, session) => {
     if (!state.auth || session !== state.auth.session) return;
     state.joined = ch;
+    unread.clear(ch); // another tab opened it: read there
+    renderRooms();
     if (ch !== state.channel && document.hasFocus() && Date.now() - takenBack > TAKE_BACK_MS) {
       takenBack = Date.now();
       joinChannel(state.channel);
@@ -156,6 +165,8 @@ function show(view) {
   el.me.hidden = view !== "chat";
   el.signout.hidden = view !== "chat";
   el.skip.hidden = view !== "chat";
+  if (view === "chat") showNotifyButton();
+  else el.notify.hidden = true;
 }
 
 function setBusy(button, busy) {
@@ -241,6 +252,7 @@ function renderRooms() {
   items.push(selfItem(self));
   el.rooms.replaceChildren(...items);
   el.roomsEmpty.hidden = others > 0;
+  showTitle();
 }
 
 function dot(online) {
@@ -276,10 +288,125 @@ function roomItem(ch, name, online) {
     sr.textContent = online ? ", online" : ", offline";
     b.append(sr);
   }
+  const n = unreadOf(ch);
+  if (n > 0) b.append(unreadBadge(n));
   if (ch === state.channel) b.setAttribute("aria-current", "page");
   b.addEventListener("click", () => openChannel(ch, true));
   li.append(b);
   return li;
+}
+
+// ---------------------------------------------------------------- unread
+
+// Channels this tab counts as read: the one it shows and the one the
+// session follows (its messages reach the profile as they come).
+function readChannels() {
+  return [state.channel, state.joined].filter((c) => c !== null);
+}
+
+function unreadOf(ch) {
+  return readChannels().includes(ch) ? 0 : unread.get(ch);
+}
+
+function unreadBadge(n) {
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  badge.dataset.count = String(n);
+  badge.setAttribute("aria-hidden", "true");
+  badge.textContent = badgeText(n);
+  const sr = document.createElement("span");
+  sr.className = "visually-hidden";
+  sr.textContent = `, ${n} unread`;
+  const wrap = document.createDocumentFragment();
+  wrap.append(badge, sr);
+  return wrap;
+}
+
+function showTitle() {
+  document.title = state.auth ? pageTitle(unread.total(readChannels())) : pageTitle(0);
+}
+
+// The server's counts, asked for now (after a burst of notices, once).
+function refreshUnread(delayMs = 0) {
+  clearTimeout(unreadTimer);
+  unreadTimer = setTimeout(async () => {
+    if (!state.auth) return;
+    const epoch = state.epoch;
+    const gen = unread.gen;
+    try {
+      const r = await api({ type: "unread" });
+      if (epoch === state.epoch && unread.load(r, gen)) renderRooms();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) signedOutByServer(err);
+      // else: the next refresh brings them
+    }
+  }, delayMs);
+}
+
+// A private message's notice (never its text): a badge at once, the
+// server's count soon after, and a browser notification when asked for.
+function onNotice(o) {
+  const from = noticeSender(o, state.auth.user.UUID);
+  if (!from) return false;
+  if (o.user) mergeUser(o.user, true);
+  const id = o.sys.channelMessage.UUID;
+  if (!unread.fresh(id)) return false;
+  // the channel shown or followed gets the message itself: read
+  if (!readChannels().includes(from)) {
+    unread.bump(from);
+    refreshUnread(UNREAD_SETTLE_MS);
+  }
+  notifyHidden(from, id);
+  return true;
+}
+
+function notificationsWanted() {
+  return typeof Notification === "function" && Notification.permission === "granted" &&
+    localStorage.getItem(NOTIFY_KEY) === "1";
+}
+
+// While the tab is hidden: one notification per message (the tag lets the
+// browser show one for all the tabs of the profile that get it).
+function notifyHidden(from, id) {
+  if (document.visibilityState !== "hidden" || !notificationsWanted()) return;
+  try {
+    const n = new Notification(userName(from), {
+      body: "sent you a private message", tag: `rcg-chat-${id}`,
+    });
+    n.onclick = () => {
+      window.focus();
+      openChannel(from, true);
+      n.close();
+    };
+  } catch {
+    /* a browser that only notifies from a service worker: the badge stays */
+  }
+}
+
+function showNotifyButton() {
+  const supported = typeof Notification === "function";
+  el.notify.hidden = !supported || !state.auth;
+  if (!supported) return;
+  const on = notificationsWanted();
+  el.notify.setAttribute("aria-pressed", on ? "true" : "false");
+  el.notify.textContent = on ? "Notifications on" : "Notify me";
+  el.notify.disabled = Notification.permission === "denied";
+  el.notify.title = Notification.permission === "denied"
+    ? "Notifications are blocked for this site in the browser's settings."
+    : "Tell me of private messages while this tab is hidden.";
+}
+
+// Permission is asked for here only: after a click, never on load.
+async function toggleNotify() {
+  if (typeof Notification !== "function") return;
+  if (notificationsWanted()) {
+    localStorage.removeItem(NOTIFY_KEY);
+  } else {
+    let p = Notification.permission;
+    if (p === "default") p = await Notification.requestPermission();
+    if (p === "granted") localStorage.setItem(NOTIFY_KEY, "1");
+  }
+  showNotifyButton();
 }
 
 function selfItem(u) {
@@ -467,6 +594,7 @@ function scheduleUsersRefresh() {
     refreshUsers().catch((err) => {
       if (err instanceof ApiError && err.status === 401) signedOutByServer();
     });
+    refreshUnread(); // the public channel's count, for a tab on a private one
   }, USERS_REFRESH_MS);
 }
 
@@ -510,6 +638,7 @@ function onSys(o) {
     else if (o.userUUID) mergeUser({ UUID: o.userUUID }, true);
     return true;
   }
+  if (sys.type === "channelMessage") return onNotice(o);
   return false;
 }
 
@@ -517,6 +646,7 @@ function onSys(o) {
 
 function openChannel(ch, focusComposer) {
   if (!state.auth) return;
+  if (unread.clear(ch)) renderRooms(); // the join reads it on the server too
   if (ch !== state.channel) {
     state.channel = ch;
     save();
@@ -525,6 +655,7 @@ function openChannel(ch, focusComposer) {
       if (b.dataset.channel === ch) b.setAttribute("aria-current", "page");
       else b.removeAttribute("aria-current");
     }
+    showTitle();
     el.composerError.textContent = "";
     renderMessages();
   }
@@ -556,13 +687,13 @@ async function doJoin(ch) {
     }
     if (epoch !== state.epoch) return; // signed out meanwhile
     state.joined = ch;
+    unread.clear(ch);
+    refreshUnread(); // the channel left is read to its end now (contract §2)
     tabs.follow(ch, state.auth.session);
     const j = r.channelJoin || {};
     for (const m of Array.isArray(j.messages) ? j.messages : []) addMessage(m);
-    if (Array.isArray(j.users)) {
-      for (const u of j.users) mergeUser(u);
-      renderRooms();
-    }
+    if (Array.isArray(j.users)) for (const u of j.users) mergeUser(u);
+    renderRooms();
     if (state.channel === ch) el.title.textContent = channelTitle(ch);
   } catch (err) {
     if (epoch !== state.epoch) return;
@@ -729,6 +860,7 @@ async function startChat(auth, cursor, channel) {
   state.users = new Map([[auth.user.UUID, { ...auth.user, OnLine: true }]]);
   state.timelines = new Map();
   state.pending = new Map();
+  unread.reset();
   save();
   el.meName.textContent = auth.user.Username;
   el.title.textContent = channelTitle(channel);
@@ -750,6 +882,8 @@ async function startChat(auth, cursor, channel) {
   const epoch = state.epoch;
   await joinChannel(state.channel); // the user may have clicked another one meanwhile
   if (!state.auth || epoch !== state.epoch) return;
+  refreshUnread();
+  showNotifyButton();
   scheduleUsersRefresh();
   state.live = true;
   if (tabs.leading) poller.start();
@@ -760,6 +894,7 @@ function stopChat() {
   state.live = false;
   poller.stop();
   clearInterval(usersTimer);
+  clearTimeout(unreadTimer);
   clearInterval(bannerTicker);
   el.banner.hidden = true;
   delete el.banner.dataset.state;
@@ -768,9 +903,11 @@ function stopChat() {
   state.cursor = null;
   state.timelines = new Map();
   state.pending = new Map();
+  unread.reset();
   save();
   el.messages.replaceChildren();
   el.rooms.replaceChildren();
+  showTitle();
   show("signin");
 }
 
@@ -810,6 +947,9 @@ async function onSignOut() {
 
 el.signinForm.addEventListener("submit", onSignIn);
 el.signout.addEventListener("click", onSignOut);
+el.notify.addEventListener("click", () => {
+  toggleNotify().catch(() => showNotifyButton());
+});
 el.composer.addEventListener("submit", onSubmit);
 el.input.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
@@ -840,6 +980,7 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState !== "visible") return;
   poller.revive();
   takeSessionBack();
+  if (state.live) refreshUnread();
 });
 
 async function boot() {
