@@ -45,6 +45,13 @@ static int stream_id(const char **p, char end, char *out)
     return 0;
 }
 
+int cursor_id_valid(const char *s)
+{
+    char id[48];
+
+    return stream_id(&s, '\0', id) == 0;
+}
+
 enum chat_err cursor_parse(const char *text, const char *session,
                            struct cursor *c, struct chat_error *e)
 {

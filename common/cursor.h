@@ -21,6 +21,10 @@ struct cursor {
     char nid[48]; /* "<ms>-<seq>", "" = the session's start */
 };
 
+/* 1 when s is a stream id a cursor may carry ("<ms>-<seq>", each part at
+ * most 2^64 - 1), else 0. */
+int cursor_id_valid(const char *s);
+
 /* Parses text for session (canonical lowercase UUID). Returns CHAT_OK or
  * CHAT_E_BAD_CURSOR. */
 enum chat_err cursor_parse(const char *text, const char *session,

@@ -130,6 +130,24 @@ static int bare_tokens_strict(const char *s, size_t n)
     return 1;
 }
 
+/* 1 when a ' stands outside every string: json-c reads 'text' as a
+ * string even in strict mode, RFC 8259 has no such thing (found by
+ * tests/fuzz/request.c). */
+static int single_quote_outside_strings(const char *data, size_t len)
+{
+    int in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (in_string && data[i] == '\\')
+            i++; /* the escaped byte */
+        else if (data[i] == '"')
+            in_string = !in_string;
+        else if (!in_string && data[i] == '\'')
+            return 1;
+    }
+    return 0;
+}
+
 static enum chat_err parse_json(const char *data, size_t len, json_object **out,
                                 struct chat_error *e)
 {
@@ -143,6 +161,8 @@ static enum chat_err parse_json(const char *data, size_t len, json_object **out,
         return chat_fail(e, CHAT_E_BAD_UTF8, "request body is not UTF-8");
     if (memchr(data, '\0', len))
         return chat_fail(e, CHAT_E_BAD_JSON, "invalid JSON: NUL byte");
+    if (single_quote_outside_strings(data, len))
+        return chat_fail(e, CHAT_E_BAD_JSON, "invalid JSON");
     tok = json_tokener_new_ex(JSON_DEPTH);
     if (!tok)
         return chat_fail(e, CHAT_E_INTERNAL, "out of memory");

@@ -394,6 +394,8 @@ static int walk_entries(struct entry_walk *wk, const redisReply *list,
             en->element[0]->type != REDIS_REPLY_STRING)
             continue;
         id = en->element[0]->str;
+        if (wk->notices && !cursor_id_valid(id))
+            continue; /* not an id a cursor can carry: skipped */
         if (wk->notices)
             cursor_format(cursor, wk->session, r->sys_id, r->jn, wk->pos0, id);
         else

@@ -11,6 +11,7 @@
 #include <nettle/base16.h>
 #include <nettle/sha1.h>
 
+#include "common/cursor.h"
 #include "common/store.h"
 #include "lua_scripts.h" /* generated from common/lua/ */
 
@@ -589,5 +590,9 @@ int store_parse_poll(const redisReply *r, struct store_poll_result *out)
     out->notice_from = r->element[9]->str;
     out->notice_id = r->element[10]->str;
     out->notices = r->element[11];
+    /* the notice ids go into cursors the client passes back */
+    if ((out->notice_from[0] && !cursor_id_valid(out->notice_from)) ||
+        (out->notice_id[0] && !cursor_id_valid(out->notice_id)))
+        return -1;
     return 0;
 }

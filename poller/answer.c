@@ -433,6 +433,25 @@ static void send_tail(struct evhttp_connection *conn, struct bufferevent *bev,
     tails++;
 }
 
+/* The head of a direct 200 into out (DIRECT_HEAD_MAX bytes): its length,
+ * or -1. */
+static int direct_head(char *out, size_t body_len)
+{
+    struct http_head h = {.buf = out, .n = DIRECT_HEAD_MAX, .len = 0};
+    const char *date = http_date();
+    char clen[24];
+
+    snprintf(clen, sizeof clen, "%zu", body_len);
+    http_head_status_line(&h, 200);
+    http_head_add(&h, "Content-Type", "application/json; charset=utf-8");
+    http_head_add(&h, "Cache-Control", "no-store");
+    if (date[0])
+        http_head_add(&h, "Date", date);
+    http_head_add(&h, "Content-Length", clen);
+    http_head_add(&h, "Connection", "close");
+    return http_head_end(&h);
+}
+
 /* "200 OK" with the JSON body in one send() on conn's socket, with
  * "Connection: close" (one long poll per connection, which is what
  * lighttpd's proxy does anyway): evhttp would queue the reply, re-arm the
@@ -445,7 +464,6 @@ static enum direct_result direct_send(struct evhttp_connection *conn,
     static size_t out_size;
     struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    const char *date = http_date();
     int head;
     size_t total;
     ssize_t n;
@@ -461,15 +479,8 @@ static enum direct_result direct_send(struct evhttp_connection *conn,
         out = grown;
         out_size = want;
     }
-    head = snprintf(out, DIRECT_HEAD_MAX,
-                    "HTTP/1.1 200 OK\r\n"
-                    "Content-Type: application/json; charset=utf-8\r\n"
-                    "Cache-Control: no-store\r\n"
-                    "%s%s%s"
-                    "Content-Length: %zu\r\n"
-                    "Connection: close\r\n\r\n",
-                    date[0] ? "Date: " : "", date, date[0] ? "\r\n" : "", len);
-    if (head < 0 || head >= DIRECT_HEAD_MAX)
+    head = direct_head(out, len);
+    if (head < 0)
         return DIRECT_NOT_SENT;
     memcpy(out + head, body, len);
     total = (size_t)head + len;

@@ -26,11 +26,20 @@
  * text at CURSOR_MAX. */
 static void check_cursor(const char *cursor)
 {
-    const char *pos = strrchr(cursor, '.');
+    char copy[CURSOR_MAX];
+    char *pos;
 
     FUZZ_CHECK(strncmp(cursor, SESSION, 8) == 0 && cursor[8] == '.');
-    if (strlen(cursor) < CURSOR_MAX - 1)
-        FUZZ_CHECK(pos && pos[1] >= '0' && pos[1] <= '9');
+    if (strlen(cursor) >= CURSOR_MAX - 1)
+        return;
+    memcpy(copy, cursor, strlen(cursor) + 1);
+    pos = strrchr(copy, '.');
+    /* a notice id (always a valid stream id) may follow the position */
+    if (pos && cursor_id_valid(pos + 1)) {
+        *pos = '\0';
+        pos = strrchr(copy, '.');
+    }
+    FUZZ_CHECK(pos && pos[1] >= '0' && pos[1] <= '9');
 }
 
 static int check_item(void *ctx, const char *json, size_t len,
