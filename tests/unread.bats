@@ -10,14 +10,7 @@ load helpers
 setup_file() { stack_setup; }
 teardown_file() { stack_teardown; }
 
-teardown() {
-    local pid
-    [ -f "$TEST_DIR/test.pids" ] || return 0
-    while read -r pid; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done <"$TEST_DIR/test.pids"
-    rm -f "$TEST_DIR/test.pids"
-}
+teardown() { teardown_test_pids; }
 
 # two_anas: Ana signed in on two sessions (A1 and A2: two devices, two
 # keys), Tom (T); A_UUID and T_UUID.
