@@ -7,6 +7,23 @@ load helpers
 setup_file() { stack_setup; }
 teardown_file() { stack_teardown; }
 
+# browser_run NAME: tests/web/NAME.mjs in Chromium against the stack (release
+# build only); it passes when the script says ok to every step.
+browser_run() {
+    if [ "$BUILD" = build/asan ]; then
+        skip "browser suite runs with the release build only: the same JS against the same /api contract"
+    fi
+    [ -x "$ROOT/$BUILD/chat-poller" ] || skip "chat-poller is not built: no live delivery to test"
+    [ -x /usr/bin/chromium ] || { echo "Debian chromium missing (CHAT_WITH_BROWSER=1 tools/deps.sh)" >&2; return 1; }
+    mkdir -p "$ROOT/tests/artifacts/web"
+    run env BASE="$BASE" ARTIFACTS="$ROOT/tests/artifacts/web" CHROMIUM=/usr/bin/chromium \
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 120 node "$ROOT/tests/web/$1.mjs"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"- no page errors"* ]]
+    [[ "$output" != *"not ok"* ]]
+}
+
 @test "web: index, modules and styles are served with CSP, nosniff and revalidation" {
     http GET /
     expect_status 200
@@ -58,31 +75,9 @@ teardown_file() { stack_teardown; }
 }
 
 @test "web: ten tabs of one profile over HTTP/1.1 share one poll: each signs in within 2 s and shows each message within 1 s" {
-    if [ "$BUILD" = build/asan ]; then
-        skip "browser suite runs with the release build only: the same JS against the same /api contract"
-    fi
-    [ -x "$ROOT/$BUILD/chat-poller" ] || skip "chat-poller is not built: no live delivery to test"
-    [ -x /usr/bin/chromium ] || { echo "Debian chromium missing (CHAT_WITH_BROWSER=1 tools/deps.sh)" >&2; return 1; }
-    mkdir -p "$ROOT/tests/artifacts/web"
-    run env BASE="$BASE" ARTIFACTS="$ROOT/tests/artifacts/web" CHROMIUM=/usr/bin/chromium \
-        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 120 node "$ROOT/tests/web/tabs.mjs"
-    echo "$output"
-    [ "$status" -eq 0 ]
-    [[ "$output" == *"- no page errors"* ]]
-    [[ "$output" != *"not ok"* ]]
+    browser_run tabs
 }
 
 @test "web: unread badges: Tom writes privately to Ana reading General in two tabs; a badge within 1 s, the title counts, opening clears both tabs" {
-    if [ "$BUILD" = build/asan ]; then
-        skip "browser suite runs with the release build only: the same JS against the same /api contract"
-    fi
-    [ -x "$ROOT/$BUILD/chat-poller" ] || skip "chat-poller is not built: no live delivery to test"
-    [ -x /usr/bin/chromium ] || { echo "Debian chromium missing (CHAT_WITH_BROWSER=1 tools/deps.sh)" >&2; return 1; }
-    mkdir -p "$ROOT/tests/artifacts/web"
-    run env BASE="$BASE" ARTIFACTS="$ROOT/tests/artifacts/web" CHROMIUM=/usr/bin/chromium \
-        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 120 node "$ROOT/tests/web/unread.mjs"
-    echo "$output"
-    [ "$status" -eq 0 ]
-    [[ "$output" == *"- no page errors"* ]]
-    [[ "$output" != *"not ok"* ]]
+    browser_run unread
 }
