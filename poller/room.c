@@ -251,17 +251,6 @@ void room_seed(struct chan *ch, long llen, unsigned long long sent)
     r->read_seq = sent;
 }
 
-int room_span(const struct chan *ch, long *base, long *end)
-{
-    const struct room *r = ch->room;
-
-    if (!r || !r->valid)
-        return -1;
-    *base = r->base;
-    *end = r->end;
-    return 0;
-}
-
 int room_can_park(const struct chan *ch, long pos)
 {
     const struct room *r = ch->room;

@@ -45,10 +45,6 @@ void room_seed(struct chan *ch, long llen, unsigned long long sent);
  * outside it). */
 long room_answer(struct chan *ch, struct jbuf *out, const struct pollreq *p);
 
-/* Positions of ch the room holds: [*base, *end). Returns 0, or -1 when it
- * holds nothing. */
-int room_span(const struct chan *ch, long *base, long *end);
-
 /* 1 when a poll at pos may park: pos is the room's end and either nothing
  * arrived since its read or a read is on its way. */
 int room_can_park(const struct chan *ch, long pos);
