@@ -52,6 +52,23 @@ int cursor_id_valid(const char *s)
     return stream_id(&s, '\0', id) == 0;
 }
 
+/* "~" + CURSOR_CHK_LEN lowercase hex digits at *p into out; advances *p
+ * past it. Returns 0 or -1. */
+static int check_part(const char **p, char *out)
+{
+    const char *s = *p + 1;
+
+    for (int i = 0; i < CURSOR_CHK_LEN; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return -1;
+    if (s[CURSOR_CHK_LEN] != '\0' && s[CURSOR_CHK_LEN] != '.')
+        return -1;
+    memcpy(out, s, CURSOR_CHK_LEN);
+    out[CURSOR_CHK_LEN] = '\0';
+    *p = s + CURSOR_CHK_LEN;
+    return 0;
+}
+
 enum chat_err cursor_parse(const char *text, const char *session,
                            struct cursor *c, struct chat_error *e)
 {
@@ -72,12 +89,14 @@ enum chat_err cursor_parse(const char *text, const char *session,
     memcpy(c->jn, p, n);
     p += n + 1;
     n = digits(p, 18);
-    if (!n || (p[n] != '\0' && p[n] != '.'))
+    if (!n || (p[n] != '\0' && p[n] != '.' && p[n] != '~'))
         goto bad;
     c->pos = 0;
     for (size_t i = 0; i < n; i++)
         c->pos = c->pos * 10 + (p[i] - '0');
     p += n;
+    if (*p == '~' && check_part(&p, c->chk))
+        goto bad;
     if (*p == '.') { /* the notice id; absent in cursors from before it */
         p++;
         if (stream_id(&p, '\0', c->nid))
@@ -90,8 +109,9 @@ bad:
 }
 
 void cursor_format(char *out, const char *session, const char *sys,
-                   const char *jn, long pos, const char *nid)
+                   const char *jn, long pos, const char *chk,
+                   const char *nid)
 {
-    snprintf(out, CURSOR_MAX, "%.8s.%s.%s.%ld%s%s", session, sys, jn, pos,
-             nid[0] ? "." : "", nid);
+    snprintf(out, CURSOR_MAX, "%.8s.%s.%s.%ld%s%s%s%s", session, sys, jn, pos,
+             chk[0] ? "~" : "", chk, nid[0] ? "." : "", nid);
 }

@@ -397,9 +397,10 @@ static int walk_entries(struct entry_walk *wk, const redisReply *list,
         if (wk->notices && !cursor_id_valid(id))
             continue; /* not an id a cursor can carry: skipped */
         if (wk->notices)
-            cursor_format(cursor, wk->session, r->sys_id, r->jn, wk->pos0, id);
+            cursor_format(cursor, wk->session, r->sys_id, r->jn, wk->pos0,
+                          r->chk0, id);
         else
-            cursor_format(cursor, wk->session, id, r->jn, wk->pos0,
+            cursor_format(cursor, wk->session, id, r->jn, wk->pos0, r->chk0,
                           r->notice_from);
         stop = emit_item(fn, ctx, item, cursor);
         wk->count++;
@@ -412,7 +413,7 @@ long render_poll_each(const struct store_poll_result *r, const char *session,
 {
     struct user_map m = {0};
     struct jbuf item;
-    char cursor[CURSOR_MAX];
+    char cursor[CURSOR_MAX], chk[CURSOR_CHK_LEN + 1];
     struct entry_walk wk = {.r = r, .session = session, .notices = 0};
     int stop;
 
@@ -429,16 +430,18 @@ long render_poll_each(const struct store_poll_result *r, const char *session,
     for (size_t i = 0; i < r->messages->elements && stop == 0; i++) {
         const redisReply *msg = r->messages->element[i];
         jbuf_reset(&item);
-        cursor_format(cursor, session, r->sys_id, r->jn, wk.pos0 + (long)i + 1,
-                      r->notice_id);
         if (msg->type != REDIS_REPLY_STRING)
             continue;
+        store_element_check(msg->str, msg->len, chk);
+        cursor_format(cursor, session, r->sys_id, r->jn, wk.pos0 + (long)i + 1,
+                      chk, r->notice_id);
         if (render_pushed_message(&item, msg->str, msg->len, &m))
             continue; /* undecodable element: skipped, never fatal (W13) */
         stop = emit_item(fn, ctx, &item, cursor);
         wk.count++;
     }
-    cursor_format(final_cursor, session, r->sys_id, r->jn, r->pos,
+    store_poll_check(r, chk);
+    cursor_format(final_cursor, session, r->sys_id, r->jn, r->pos, chk,
                   r->notice_id);
     user_map_free(&m);
     jbuf_free(&item);

@@ -296,7 +296,7 @@ void store_messages(struct store_call *c, const struct config *cfg,
 
 void store_poll(struct store_call *c, const struct config *cfg, const char *key,
                 const char *session, const char *jn, const char *sys_after,
-                long pos, int limit, const char *notice_after)
+                long pos, const char *chk, int limit, const char *notice_after)
 {
     begin(c, S_POLL, cfg);
     arg_str(c, key);
@@ -306,6 +306,7 @@ void store_poll(struct store_call *c, const struct config *cfg, const char *key,
     arg_long(c, pos);
     arg_long(c, limit);
     arg_str(c, notice_after);
+    arg_str(c, chk);
 }
 
 void store_unread(struct store_call *c, const struct config *cfg,
@@ -543,25 +544,58 @@ long store_parse_userinfo(const redisReply *flat, struct store_user **out)
     return (long)n;
 }
 
+/* A cursor check as the scripts return it: "" or CURSOR_CHK_LEN hex. */
+static int is_check(const redisReply *r)
+{
+    return is_bulk(r) && (r->len == 0 || r->len == CURSOR_CHK_LEN) &&
+           strspn(r->str, "0123456789abcdef") == r->len;
+}
+
 int store_parse_channel_read(const redisReply *r,
                              struct store_channel_result *out)
 {
     memset(out, 0, sizeof *out);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
         r->element[0]->type != REDIS_REPLY_INTEGER ||
         r->element[1]->type != REDIS_REPLY_ARRAY ||
-        r->element[2]->type != REDIS_REPLY_ARRAY)
+        r->element[2]->type != REDIS_REPLY_ARRAY || !is_check(r->element[3]))
         return -1;
     out->llen = (long)r->element[0]->integer;
     out->messages = r->element[1];
     out->userinfo = r->element[2];
+    out->chk_from = r->element[3]->str;
     return 0;
+}
+
+void store_element_check(const char *elem, size_t len,
+                         char out[CURSOR_CHK_LEN + 1])
+{
+    char hex[41];
+
+    sha1_hex((const unsigned char *)elem, len, hex);
+    memcpy(out, hex, CURSOR_CHK_LEN);
+    out[CURSOR_CHK_LEN] = '\0';
+}
+
+void store_poll_check(const struct store_poll_result *r,
+                      char out[CURSOR_CHK_LEN + 1])
+{
+    size_t n = r->messages->elements;
+    const redisReply *last = n ? r->messages->element[n - 1] : NULL;
+
+    if (last && last->type == REDIS_REPLY_STRING)
+        store_element_check(last->str, last->len, out);
+    else if (last)
+        out[0] = '\0'; /* not an element to check: the next read tells */
+    else
+        snprintf(out, CURSOR_CHK_LEN + 1, "%s", r->chk0);
 }
 
 int store_parse_poll(const redisReply *r, struct store_poll_result *out)
 {
     memset(out, 0, sizeof *out);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 12)
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 13 ||
+        !is_check(r->element[12]))
         return -1;
     if (!is_bulk(r->element[0]) || !is_bulk(r->element[1]) ||
         r->element[2]->type != REDIS_REPLY_INTEGER || !is_bulk(r->element[3]) ||
@@ -590,6 +624,7 @@ int store_parse_poll(const redisReply *r, struct store_poll_result *out)
     out->notice_from = r->element[9]->str;
     out->notice_id = r->element[10]->str;
     out->notices = r->element[11];
+    out->chk0 = r->element[12]->str;
     /* the notice ids go into cursors the client passes back */
     if ((out->notice_from[0] && !cursor_id_valid(out->notice_from)) ||
         (out->notice_id[0] && !cursor_id_valid(out->notice_id)))

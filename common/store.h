@@ -62,6 +62,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/config.h"
+#include "common/cursor.h"
 #include "common/errors.h"
 #include "common/names.h"
 #include "common/uuid.h"
@@ -253,15 +254,16 @@ void store_messages(struct store_call *c, const struct config *cfg,
                     const struct store_new_message *m, size_t n);
 
 /* S_POLL -- input: key, session, cursor parts (jn "" = none, sys id "",
- * pos), batch limit, the cursor's notice id ("" = the session's start).
- * output: [sys id, jn, pos, channel, reset, [[id, [field, value...]]...],
- * [message...], userinfo, uid, notice id it started after, notice id,
- * [[id, [field, value...]]...] (rcg:notice.<uid>)]. Refreshes the session,
+ * pos, check "" = none), batch limit, the cursor's notice id ("" = the
+ * session's start). output: [sys id, jn, pos, channel, reset,
+ * [[id, [field, value...]]...], [message...], userinfo, uid, notice id it
+ * started after, notice id, [[id, [field, value...]]...]
+ * (rcg:notice.<uid>), check before the messages]. Refreshes the session,
  * userSession and userStatus (presence); moves the user's rcg:read
  * position of the channel followed to the answer's pos. */
 void store_poll(struct store_call *c, const struct config *cfg, const char *key,
                 const char *session, const char *jn, const char *sys_after,
-                long pos, int limit, const char *notice_after);
+                long pos, const char *chk, int limit, const char *notice_after);
 
 /* S_UNREAD -- input: key, claimed uid ("" = none). output: [uid,
  * [recipient ("" = public), count, ...]] for every channel of the caller
@@ -271,7 +273,8 @@ void store_unread(struct store_call *c, const struct config *cfg,
 
 /* S_CHANNEL_READ -- input: channel id, first position, count (read
  * only; the poller's fan-out: one read answers every parked poll of the
- * channel). output: [llen, [message...], userinfo]. */
+ * channel). output: [llen, [message...], userinfo, cursor check at the
+ * first position]. */
 void store_channel_read(struct store_call *c, const char *channel, long from,
                         long count);
 
@@ -371,13 +374,25 @@ struct store_poll_result {
     const char *notice_from;   /* rcg:notice id the read started after */
     const char *notice_id;     /* rcg:notice id after its notices */
     const redisReply *notices; /* array of [id, [k, v, ...]] */
+    const char *chk0; /* cursor check before the messages ("" = none) */
 };
+
+/* The cursor check of a list element (for a cursor just past it) into
+ * out: the first CURSOR_CHK_LEN hex digits of its SHA-1, as the scripts'
+ * chk_before computes it with redis.sha1hex. */
+void store_element_check(const char *elem, size_t len,
+                         char out[CURSOR_CHK_LEN + 1]);
+
+/* The cursor check at r->pos (after the messages) into out. */
+void store_poll_check(const struct store_poll_result *r,
+                      char out[CURSOR_CHK_LEN + 1]);
 
 /* The channel read reply, borrowed from the redisReply. */
 struct store_channel_result {
     long llen;
     const redisReply *messages;
     const redisReply *userinfo;
+    const char *chk_from; /* cursor check at the first position read */
 };
 
 /* Returns 0, or -1 when the reply has an unexpected shape. */

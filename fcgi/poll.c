@@ -126,6 +126,7 @@ static int keep_position(struct pollreq *p, const struct store_poll_result *r)
     snprintf(p->cur.jn, sizeof p->cur.jn, "%s", r->jn);
     snprintf(p->cur.nid, sizeof p->cur.nid, "%s", r->notice_id);
     p->cur.pos = r->pos;
+    store_poll_check(r, p->cur.chk);
     p->has_cursor = 1;
     return 0;
 }
@@ -164,7 +165,7 @@ static void answer_empty(const struct pollreq *p, int poll_after_ms,
     char cur[CURSOR_MAX];
 
     cursor_format(cur, p->session, p->cur.sys, p->cur.jn, p->cur.pos,
-                  p->cur.nid);
+                  p->cur.chk, p->cur.nid);
     render_poll_answer(&rep->body, cur, 0, NULL, 0, poll_after_ms);
 }
 

@@ -14,12 +14,14 @@
 struct room_item {
     char *json; /* push object; NULL = undecodable (its position counts) */
     size_t len;
+    char chk[CURSOR_CHK_LEN + 1]; /* its cursor check, "" = unknown */
 };
 
 struct room {
     unsigned long gen;           /* which room a read reply belongs to */
     int valid;                   /* base/end describe the list */
     long base, end;              /* positions held: [base, end) */
+    char base_chk[CURSOR_CHK_LEN + 1]; /* cursor check at base */
     long llen;                   /* list length the last read saw */
     unsigned long long read_seq; /* feed sequence when it was sent */
     struct room_item *ring; /* ROOM_MAX slots, position p at p % ROOM_MAX */
@@ -86,6 +88,26 @@ static struct room *room_of(struct chan *ch)
     return r;
 }
 
+/* The cursor check at pos when the room knows it, else NULL. */
+static const char *check_at(const struct room *r, long pos)
+{
+    if (!r->valid || pos < r->base || pos > r->end)
+        return NULL;
+    return pos == r->base ? r->base_chk : r->ring[(pos - 1) % ROOM_MAX].chk;
+}
+
+/* 1 when the cursor's check (if it has one) is the room's at its
+ * position; else its own read checks it against the list. */
+static int check_matches(const struct room *r, const struct cursor *c)
+{
+    const char *k;
+
+    if (!c->chk[0])
+        return 1;
+    k = check_at(r, c->pos);
+    return k && strcmp(k, c->chk) == 0;
+}
+
 static void forget_one(struct chan *ch, void *ctx)
 {
     struct room *r = ch->room;
@@ -117,10 +139,14 @@ static void append(struct room *r, const redisReply *msg,
 
     if (r->end - r->base == ROOM_MAX) {
         free(slot->json);
+        memcpy(r->base_chk, slot->chk, sizeof r->base_chk);
         r->base++;
     }
     slot->json = NULL;
     slot->len = 0;
+    slot->chk[0] = '\0';
+    if (msg->type == REDIS_REPLY_STRING)
+        store_element_check(msg->str, msg->len, slot->chk);
     jbuf_reset(item);
     if (msg->type == REDIS_REPLY_STRING &&
         render_pushed_message(item, msg->str, msg->len, m) == 0 &&
@@ -139,13 +165,15 @@ static int fill(struct room *r, const struct room_read *q,
     struct user_map m = {0};
     struct jbuf item;
 
-    if (r->valid && (res->llen < r->end || q->from != r->end))
-        return -1;
+    if (r->valid && (res->llen < r->end || q->from != r->end ||
+                     strcmp(check_at(r, r->end), res->chk_from) != 0))
+        return -1; /* shrank, a gap, or not the list the room holds */
     if (user_map_load(&m, res->userinfo))
         return -1;
     if (!r->valid) {
         r->valid = 1;
         r->base = r->end = q->from;
+        snprintf(r->base_chk, sizeof r->base_chk, "%s", res->chk_from);
     }
     jbuf_init(&item);
     for (size_t i = 0; i < res->messages->elements; i++)
@@ -237,7 +265,8 @@ void room_read_more(struct chan *ch)
         ready_cb(ch, 0);
 }
 
-void room_seed(struct chan *ch, long llen, unsigned long long sent)
+void room_seed(struct chan *ch, long llen, const char *chk,
+               unsigned long long sent)
 {
     struct room *r;
 
@@ -248,14 +277,15 @@ void room_seed(struct chan *ch, long llen, unsigned long long sent)
         return;
     r->valid = 1;
     r->base = r->end = r->llen = llen;
+    snprintf(r->base_chk, sizeof r->base_chk, "%s", chk);
     r->read_seq = sent;
 }
 
-int room_can_park(const struct chan *ch, long pos)
+int room_can_park(const struct chan *ch, const struct cursor *c)
 {
     const struct room *r = ch->room;
 
-    if (!r || !r->valid || pos != r->end)
+    if (!r || !r->valid || c->pos != r->end || !check_matches(r, c))
         return 0;
     if (r->reading)
         return 1; /* its reply answers the poll */
@@ -291,7 +321,8 @@ long room_answer(struct chan *ch, struct jbuf *out, const struct pollreq *p)
     char cur[CURSOR_MAX];
     long to, pos = p->cur.pos;
 
-    if (!r || !r->valid || pos < r->base || pos > r->end)
+    if (!r || !r->valid || pos < r->base || pos > r->end ||
+        !check_matches(r, &p->cur))
         return -1;
     if (pos == r->end)
         return 0;
@@ -299,7 +330,8 @@ long room_answer(struct chan *ch, struct jbuf *out, const struct pollreq *p)
     items = joined(r, pos, to);
     if (jbuf_failed(items))
         return -1;
-    cursor_format(cur, p->session, p->cur.sys, p->cur.jn, to, p->cur.nid);
+    cursor_format(cur, p->session, p->cur.sys, p->cur.jn, to, check_at(r, to),
+                  p->cur.nid);
     render_poll_answer(out, cur, 0, items->data, items->len, 0);
     return jbuf_failed(out) ? -1 : to - pos;
 }

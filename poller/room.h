@@ -35,19 +35,22 @@ void room_wake(struct chan *ch, long from);
 /* After ready: reads on when more arrived during the read. */
 void room_read_more(struct chan *ch);
 
-/* A catch-up read sent at sequence sent found ch's list ending at llen:
- * an empty room starts there. */
-void room_seed(struct chan *ch, long llen, unsigned long long sent);
+/* A catch-up read sent at sequence sent found ch's list ending at llen,
+ * with cursor check chk there: an empty room starts there. */
+void room_seed(struct chan *ch, long llen, const char *chk,
+               unsigned long long sent);
 
 /* The long-poll answer of a poll at p's cursor (sys, jn, pos, nid) from
  * the room, into out. Returns the positions it covers (> 0), 0 when
  * nothing is new at pos, -1 when the room cannot answer (empty, pos
- * outside it). */
+ * outside it, or a cursor check the room does not know or holds another
+ * element for: the poll's own read checks it against the list). */
 long room_answer(struct chan *ch, struct jbuf *out, const struct pollreq *p);
 
-/* 1 when a poll at pos may park: pos is the room's end and either nothing
- * arrived since its read or a read is on its way. */
-int room_can_park(const struct chan *ch, long pos);
+/* 1 when a poll at cursor c may park: its position is the room's end with
+ * the room's check there, and either nothing arrived since its read or a
+ * read is on its way. */
+int room_can_park(const struct chan *ch, const struct cursor *c);
 
 /* Empties the room of ch (positions may have moved). NULL = every room. */
 void room_forget(struct chan *ch);

@@ -187,7 +187,7 @@ int waiter_draining(const struct waiter *w)
 void waiter_cursor(const struct waiter *w, char *out)
 {
     cursor_format(out, w->p.session, w->p.cur.sys, w->p.cur.jn, w->p.cur.pos,
-                  w->p.cur.nid);
+                  w->p.cur.chk, w->p.cur.nid);
 }
 
 /* The client hung up: its connection is freed right after this. */
@@ -218,6 +218,7 @@ static int copy_position(struct waiter *w, const struct store_poll_result *r)
     memcpy(w->p.cur.jn, r->jn, strlen(r->jn) + 1);
     memcpy(w->p.cur.nid, r->notice_id, strlen(r->notice_id) + 1);
     w->p.cur.pos = r->pos;
+    store_poll_check(r, w->p.cur.chk);
     w->p.has_cursor = 1;
     return 0;
 }
@@ -300,7 +301,7 @@ static void remember(struct waiter *w, const struct store_poll_result *res,
     }
     sessions_put(&w->p, &seen, w->sent_seq);
     if (w->chan)
-        room_seed(w->chan, res->pos, w->sent_seq);
+        room_seed(w->chan, res->pos, w->p.cur.chk, w->sent_seq);
 }
 
 static void on_stream_read(struct waiter *w,
@@ -392,7 +393,7 @@ static int answer_from_room(struct waiter *w, struct chan *ch)
     jbuf_free(&b);
     if (k != 0)
         return k > 0;
-    if (!room_can_park(ch, w->p.cur.pos))
+    if (!room_can_park(ch, &w->p.cur))
         return 0;
     if (w->p.timeout == 0) {
         longpoll_answer_empty(w);

@@ -213,15 +213,14 @@ lose_one() {
 }
 
 @test "a cursor past a lost message still answers reset after the new primary's list has grown past it (no silent gap)" {
-    # Today S_POLL compares the cursor's list position with LLEN only: once
-    # as many new messages were written as were lost, the old position is
-    # valid again and the first new ones are skipped without a reset. The
-    # cursor needs a check of what it passed (e.g. the element before its
-    # position) in S_POLL / S_CHANNEL_READ: the store scripts (issue 11).
-    skip "needs a cursor check in the store scripts (docs/scaling.md, Failover)"
+    # the cursor carries a check of the element before its position: the
+    # new primary's element there is another one
     lose_one
     say A "" "after"
     expect_status 200
     stack_wait_for 10 poll_answers B "$C1"
-    [ "$(jqb .reset)" = true ] || [ "$(messages_of)" = after ]
+    [ "$(jqb .reset)" = true ]
+    [ -z "$(messages_of)" ]
+    poll B "$CURSOR" 0
+    [ "$(jqb '.reset // false')" = false ]
 }

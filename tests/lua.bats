@@ -420,7 +420,7 @@ signin_create() {
     is 'error:"ERR CHAT403:session"'
     session s2 u1
     run lua poll k s2 '' '' 0 10
-    is '["0-0","1",0,"",0,[],[],[],"u1","0-0","0-0",[]]'
+    is '["0-0","1",0,"",0,[],[],[],"u1","0-0","0-0",[],""]'
     ttl_in userStatus.u1 50 60
     ttl_in rcg:session.s2 7100 7200
     ttl_in userSession.s2 7100 7200
@@ -446,6 +446,44 @@ signin_create() {
     # another join counter: the session's position (0) counts
     run lua poll k s 7 "$b" 2 10
     [ "$(jq -c '[.[2], (.[6] | length)]' <<<"$output")" = '[3,3]' ]
+}
+
+@test "poll: the check of the element before the cursor; another element there is a reset" {
+    user u1 alice
+    key k u1 alice
+    session s u1 public
+    rcli rpush channelMessages.public a b >/dev/null
+    chk_b=$(printf %s b | sha1sum | cut -c1-8)
+    chk_x=$(printf %s x | sha1sum | cut -c1-8)
+    # no check in the cursor: none verified; the reply's is of position 1
+    run lua poll k s 1 '' 1 10 '' ''
+    [ "$(jq -c '[.[2], .[4], (.[6] | length), .[12]]' <<<"$output")" = \
+        "[2,0,1,\"$(printf %s a | sha1sum | cut -c1-8)\"]" ]
+    # the right check: the reply's is that of the element it passed
+    run lua poll k s 1 '' 2 10 '' "$chk_b"
+    [ "$(jq -c '[.[2], .[4], .[12]]' <<<"$output")" = "[2,0,\"$chk_b\"]" ]
+    # b lost, x written in its place: same length, another element
+    rcli rpop channelMessages.public >/dev/null
+    rcli rpush channelMessages.public x >/dev/null
+    run lua poll k s 1 '' 2 10 '' "$chk_b"
+    [ "$(jq -c '[.[2], .[4], (.[6] | length), .[12]]' <<<"$output")" = \
+        "[2,1,0,\"$chk_x\"]" ]
+    # a cursor of another join: its check is not this list's, not verified
+    run lua poll k s 9 '' 2 10 '' 00000000
+    [ "$(jq -c '.[4]' <<<"$output")" = 0 ]
+    # position 0 has no check
+    rcli hset rcg:session.s jn 3 >/dev/null
+    run lua poll k s 3 '' 0 1 '' ''
+    [ "$(jq -c '[.[2], .[12]]' <<<"$output")" = '[1,""]' ]
+}
+
+@test "channel_read: the check at its first position" {
+    rcli rpush channelMessages.public a b c >/dev/null
+    run lua channel_read public 2 5
+    [ "$(jq -c '[.[0], .[1], .[3]]' <<<"$output")" = \
+        "[3,[\"c\"],\"$(printf %s b | sha1sum | cut -c1-8)\"]" ]
+    run lua channel_read public 0 1
+    [ "$(jq -c '.[3]' <<<"$output")" = '""' ]
 }
 
 @test "poll: a position beyond the list and a trimmed-away cursor are resets" {
@@ -605,11 +643,11 @@ notices() {
     [ "$(jq -c '[.[0], (.[1] | map(fromjson.n)), .[2]]' <<<"$output")" = \
         '[3,[2,3],["u1","alice",0,"u2",null,0]]' ]
     run lua channel_read c 3 5
-    is '[3,[],[]]'
+    [ "$(jq -c '.[0:3]' <<<"$output")" = '[3,[],[]]' ]
     run lua channel_read c 0 0
-    is '[3,[],[]]'
+    is '[3,[],[],""]'
     run lua channel_read none 0 5
-    is '[0,[],[]]'
+    is '[0,[],[],""]'
 }
 
 @test "hold_take: max slots, expired holders dropped, the key's TTL" {

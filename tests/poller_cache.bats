@@ -155,3 +155,32 @@ poll_bg() {
     poll H "$CURSOR" 5
     [ "$(messages_of)" = after ]
 }
+
+@test "a message lost and the list grown again past it: the old cursor is reset, never a silent gap" {
+    sign_in J "cj-$RANDOM"
+    sign_in K "ck-$RANDOM"
+    join J "$K_UUID"
+    join K "$J_UUID"
+    poll J "" 0
+    say K "$J_UUID" "kept"
+    poll J "$CURSOR" 5
+    say K "$J_UUID" "lost"
+    poll J "$CURSOR" 5
+    [ "$(messages_of)" = lost ]
+    past=$CURSOR
+    chan=$(rcli hget "rcg:session.$J_SESSION" ch)
+    # what a failover without WAIT leaves: "lost" gone, then a new message
+    # written where it was (as the Go server writes one)
+    rcli rpop "channelMessages.$chan" >/dev/null
+    msg="{\"UUID\":\"$(cat /proc/sys/kernel/random/uuid)\",\"SenderUUID\":\"$K_UUID\",\"RecipientUUID\":\"$J_UUID\",\"Message\":\"new\",\"CreatedAt\":\"2024-01-01T00:00:00Z\"}"
+    rcli rpush "channelMessages.$chan" "$msg" >/dev/null
+    sleep 0.3
+    poll J "$past" 0
+    expect_status 200
+    [ "$(jqb .reset)" = true ]
+    [ -z "$(messages_of)" ]
+    [ "$CURSOR" != "$past" ]
+    say K "$J_UUID" "after"
+    poll J "$CURSOR" 5
+    [ "$(messages_of)" = after ]
+}

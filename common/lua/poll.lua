@@ -7,11 +7,15 @@
 --       ready id), [8] the cursor's position in the channel, [9] batch
 --       limit (events + notices + messages), [10] the cursor's
 --       rcg:notice.<uid> id ('' or absent = the session's nid, or now for
---       a session from before nid).
+--       a session from before nid), [11] the cursor's check of the
+--       element before its position ('' or absent = not checked).
 -- Reply: {events id, jn, pos, channel, reset, {{id, {field, value...}}...},
 --        {message...}, userinfo, uid, notice id the read started after,
---        notice id, {{id, {field, value...}}...}}: reset 1 when the cursor
---        was lost (events trimmed past it, or a position beyond the list).
+--        notice id, {{id, {field, value...}}...}, check}: reset 1 when the
+--        cursor was lost (events trimmed past it, a position beyond the
+--        list, or an element before it that is not the one it passed);
+--        check = chk() of the element before the first message returned
+--        ('' at position 0 or with no channel).
 --        Notices trimmed away (over NOTICE_MAXLEN) are skipped, no reset.
 -- Errors: CHAT401:key, CHAT404:session, CHAT403:session.
 -- Writes: the session's TTL, userSession, userStatus (presence); the
@@ -21,6 +25,7 @@ local EVENTS_SCAN = 1000 -- rcg:events entries one poll reads at most
 local key, s, cjn, after, cpos, limit = ARGV[4], ARGV[5], ARGV[6], ARGV[7],
   tonumber(ARGV[8]), tonumber(ARGV[9])
 local nid0 = ARGV[10] or ''
+local cchk = ARGV[11] or ''
 local uid, e = auth(key, '')
 if not uid then return redis.error_reply(e) end
 local sk = P .. 'session.' .. s
@@ -32,7 +37,7 @@ redis.call('SET', 'userSession.' .. s, now(), 'EX', SESS_TTL)
 redis.call('SET', 'userStatus.' .. uid, now(), 'EX', STATUS_TTL)
 local ch, jn = h[2] or '', h[3] or '0'
 local pos = tonumber(h[4] or '0')
-if cjn == jn then pos = cpos end
+if cjn == jn then pos = cpos else cchk = '' end
 if after == '' then after = h[5] or '0-0' end
 local reset = 0
 local function idlt(a, b)
@@ -73,10 +78,16 @@ if limit > #out then
     'COUNT', limit - #out)
   if #notes > 0 then nid = notes[#notes][1] end
 end
-local msgs = {}
+local msgs, chk0 = {}, ''
 if ch ~= '' then
   local n = redis.call('LLEN', 'channelMessages.' .. ch)
   if pos > n then reset = 1; pos = n end
+  chk0 = chk_before(ch, pos)
+  -- the element the cursor passed is not there: lost in a failover (the
+  -- list grew again past it) or rewritten
+  if cchk ~= '' and cchk ~= chk0 and reset == 0 then
+    reset = 1; pos = n; chk0 = chk_before(ch, pos)
+  end
   local room = limit - #out - #notes
   if pos < n and room > 0 then
     msgs = redis.call('LRANGE', 'channelMessages.' .. ch, pos,
@@ -86,4 +97,4 @@ if ch ~= '' then
   read_to(uid, h[6] or '', pos)
 end
 return {after, jn, pos, ch, reset, out, msgs, userinfo({}, msgs), uid, nid0,
-  nid, notes}
+  nid, notes, chk0}

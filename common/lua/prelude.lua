@@ -194,3 +194,12 @@ local function userinfo(uuids, msgs)
   end
   return out
 end
+
+-- chk_before: the cursor check of channelMessages.<ch> at pos: the first
+-- 8 hex digits of the SHA-1 of the element at pos - 1 (cursor.h), '' at 0.
+local function chk_before(ch, pos)
+  if pos <= 0 then return '' end
+  local e = redis.call('LINDEX', 'channelMessages.' .. ch, pos - 1)
+  if not e then return '' end
+  return string.sub(redis.sha1hex(e), 1, 8)
+end

@@ -134,7 +134,7 @@ static void test_cursor(void)
     struct cursor c;
     struct chat_error e = {0};
 
-    cursor_format(text, s, "1795863802568-3", "2", 41, "");
+    cursor_format(text, s, "1795863802568-3", "2", 41, "", "");
     CHECK(strcmp(text, "a6cf76fe.1795863802568-3.2.41") == 0);
     CHECK(cursor_parse(text, s, &c, &e) == CHAT_OK &&
           strcmp(c.sys, "1795863802568-3") == 0 && strcmp(c.jn, "2") == 0 &&
@@ -156,7 +156,7 @@ static void test_cursor(void)
                        s, &c, &e) == CHAT_OK);
     /* the notice id: optional (cursors from before it), a stream id */
     CHECK(c.nid[0] == '\0');
-    cursor_format(text, s, "1795863802568-3", "2", 41, "1795863802999-0");
+    cursor_format(text, s, "1795863802568-3", "2", 41, "", "1795863802999-0");
     CHECK(strcmp(text, "a6cf76fe.1795863802568-3.2.41.1795863802999-0") == 0);
     CHECK(cursor_parse(text, s, &c, &e) == CHAT_OK && c.pos == 41 &&
           strcmp(c.nid, "1795863802999-0") == 0);
@@ -169,6 +169,22 @@ static void test_cursor(void)
     CHECK(cursor_parse("a6cf76fe.1-0.1.1.18446744073709551615-"
                        "18446744073709551615",
                        s, &c, &e) == CHAT_E_BAD_CURSOR);
+    /* the check of the element before pos: optional, 8 lowercase hex */
+    CHECK(c.chk[0] == '\0');
+    cursor_format(text, s, "1-0", "2", 41, "0a1b2c3d", "5-0");
+    CHECK(strcmp(text, "a6cf76fe.1-0.2.41~0a1b2c3d.5-0") == 0);
+    CHECK(cursor_parse(text, s, &c, &e) == CHAT_OK && c.pos == 41 &&
+          strcmp(c.chk, "0a1b2c3d") == 0 && strcmp(c.nid, "5-0") == 0);
+    cursor_format(text, s, "1-0", "2", 41, "0a1b2c3d", "");
+    CHECK(cursor_parse(text, s, &c, &e) == CHAT_OK &&
+          strcmp(c.chk, "0a1b2c3d") == 0 && c.nid[0] == '\0');
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1~0A1B2C3D", s, &c, &e) ==
+          CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1~0a1b2c3", s, &c, &e) ==
+          CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1~0a1b2c3d0", s, &c, &e) ==
+          CHAT_E_BAD_CURSOR);
+    CHECK(cursor_parse("a6cf76fe.1-0.1.1~", s, &c, &e) == CHAT_E_BAD_CURSOR);
 }
 
 static void test_errors(void)
