@@ -35,8 +35,9 @@
  *   rcg:slow.<md5>                 string one attempt per 10 s (a name
  *                                  past 10 x CHAT_SIGNIN_FAILS failures) 10 s
  *   rcg:rate.<uuid>                string messages in the window      10 s
- *   rcg:cid.<uuid>.<clientId>      string channel TAB stored message bytes
- *                                  (a retried channelMessage)          600 s
+ *   rcg:cid.<uuid>.<clientId>      string channel TAB list length after
+ *                                  it TAB message uuid (a retried
+ *                                  channelMessage reads it back)       600 s
  *   rcg:holds                      zset   chat.fcgi polls held now (token ->
  *                                  expiry), CHAT_POLL_HOLD_SLOTS > 0   hold
  *   rcg:skel.<md5>                 string uuid of the first user whose

@@ -387,6 +387,17 @@ signin_create() {
     [ "$(jq -c '[.[2], .[4]]' <<<"$output")" = '["public",1]' ]
     [ "$(rcli llen channelMessages.public)" = 1 ]
     [ "$(rcli get rcg:rate.u1)" = 1 ]
+    # the key names the element (channel, length after it, uuid), not a copy
+    [ "$(rcli get rcg:cid.u1.cid1)" = "public"$'\t'"1"$'\t'"m1" ]
+    # a key written before, with the bytes: still answered
+    rcli set rcg:cid.u1.cid2 "public"$'\t'"$first" EX 600 >/dev/null
+    run lua message k '' '' c m3 '"b"' t 5 cid2
+    [ "$(jq -c '[.[1] == $f, .[4]]' --arg f "$first" <<<"$output")" = '[true,1]' ]
+    # the element gone (the list rewritten): the retry is stored anew
+    rcli del channelMessages.public >/dev/null
+    run lua message k '' '' c m4 '"c"' t 5 cid1
+    [ "$(jq -c '[(.[1] | fromjson.UUID), .[4]]' <<<"$output")" = '["m4",0]' ]
+    [ "$(rcli llen channelMessages.public)" = 1 ]
 }
 
 @test "message: a batch stores in order, all or none, userinfo of every recipient" {

@@ -18,10 +18,14 @@
 --        nothing of the batch.
 -- Writes: RPUSH channelMessages.<ch> and PUBLISH <ch> of the same bytes
 --        (the original's format), rcg:rate.<uid> (INCRBY the new ones),
---        rcg:cid.<uid>.<id> (CID_TTL), channelSenderRecipient (a new pair);
+--        rcg:cid.<uid>.<id> = "<channel> TAB <list length after it> TAB
+--        <message uuid>" (CID_TTL; a retry reads the bytes back with
+--        LINDEX, and one whose element is no longer there is stored anew),
+--        channelSenderRecipient (a new pair);
 --        unread counts, O(1) per message whatever the channel's size: the
---        sender's rcg:read position of the channel = its new length (own
---        messages are read), and for a private message the recipient's
+--        sender's rcg:read position of each channel written = its new
+--        length, once per batch (own messages are read), and for a
+--        private message the recipient's
 --        position (HSETNX 0: the channel is counted from then on), an XADD
 --        rcg:notice.<recipient> and one PUBLISH rcg:wake u.<recipient>.
 local RATE_WINDOW = 10 -- seconds of the rate limit's window
@@ -37,13 +41,28 @@ for i = FIRST_EXTRA, #ARGV, EXTRA_ARGS do
 end
 -- a retry of a stored message (same sender, same clientId): answer the
 -- stored one, store nothing, count nothing
-local fresh = 0
+local fresh, cks, withck = 0, {}, {}
 for _, m in ipairs(msgs) do
   if m.cid ~= '' then
     m.ck = P .. 'cid.' .. uid .. '.' .. m.cid
-    local v = redis.call('GET', m.ck)
-    if v then m.ch, m.b = string.match(v, '^([^\t]*)\t(.*)$') end
+    cks[#cks + 1] = m.ck; withck[#withck + 1] = m
   end
+end
+-- one MGET for the batch; the stored element is the message only while
+-- it still starts with its uuid (an LTRIM or DEL may have moved it)
+local stored = #cks > 0 and redis.call('MGET', unpack(cks)) or {}
+for i, v in ipairs(stored) do
+  local m, ch, len, mid = withck[i], nil, nil, nil
+  if v then ch, len, mid = string.match(v, '^([^\t]*)\t(%d+)\t(.*)$') end
+  if ch then
+    local b = redis.call('LINDEX', 'channelMessages.' .. ch, len - 1)
+    if b and string.sub(b, 1, 10 + #mid) == '{"UUID":"' .. mid .. '"' then
+      m.ch, m.b = ch, b end
+  elseif v then -- stored before: "<channel> TAB <bytes>"
+    m.ch, m.b = string.match(v, '^([^\t]*)\t(.*)$')
+  end
+end
+for _, m in ipairs(msgs) do
   if not m.b then fresh = fresh + 1 end
 end
 -- sender and recipients as userinfo; the sender's name came with the key,
@@ -85,7 +104,7 @@ local function tell(m)
   notice(m.rcpt, uid, sname, m.mid)
   if not told[m.rcpt] then told[m.rcpt] = true; woken[#woken + 1] = m.rcpt end
 end
-local more = {}
+local more, readpos, chans = {}, {}, {}
 for i, m in ipairs(msgs) do
   if not m.b then
     -- The original's bytes: Go field order and a trailing newline.
@@ -94,10 +113,13 @@ for i, m in ipairs(msgs) do
       ',"CreatedAt":"' .. m.created .. '"}\n'
     local len = redis.call('RPUSH', 'channelMessages.' .. m.ch, m.b)
     redis.call('PUBLISH', m.ch, m.b)
-    redis.call('HSET', P .. 'read.' .. uid, read_field(m.rcpt), len)
+    local f = read_field(m.rcpt)
+    if not readpos[f] then chans[#chans + 1] = f end
+    readpos[f] = len
     tell(m)
     if m.ck then
-      redis.call('SET', m.ck, m.ch .. '\t' .. m.b, 'EX', CID_TTL) end
+      redis.call('SET', m.ck, m.ch .. '\t' .. len .. '\t' .. m.mid, 'EX',
+        CID_TTL) end
     m.replayed = 0
   else
     m.replayed = 1
@@ -107,6 +129,8 @@ for i, m in ipairs(msgs) do
     more[#more + 1] = m.replayed
   end
 end
+for _, f in ipairs(chans) do
+  redis.call('HSET', P .. 'read.' .. uid, f, readpos[f]) end
 for _, r in ipairs(woken) do redis.call('PUBLISH', P .. 'wake', 'u.' .. r) end
 local m1 = msgs[1]
 return {uid, m1.b, m1.ch, info_of(), m1.replayed, more}
