@@ -435,6 +435,23 @@ signin_create() {
     ttl_in userStatus.u1 50 60
     ttl_in rcg:session.s2 7100 7200
     ttl_in userSession.s2 7100 7200
+    # at most once per REFRESH (10) s: a TTL within 10 s of full is left
+    rcli expire userStatus.u1 52 >/dev/null
+    rcli expire rcg:session.s2 7191 >/dev/null
+    rcli expire userSession.s2 7191 >/dev/null
+    run lua poll k s2 '' '' 0 10
+    ttl_in userStatus.u1 45 52
+    ttl_in rcg:session.s2 7180 7191
+    ttl_in userSession.s2 7180 7191
+    # further from full: refreshed
+    rcli expire userStatus.u1 49 >/dev/null
+    rcli expire rcg:session.s2 7189 >/dev/null
+    rcli set userSession.s2 old EX 7189 >/dev/null
+    run lua poll k s2 '' '' 0 10
+    ttl_in userStatus.u1 59 60
+    ttl_in rcg:session.s2 7199 7200
+    ttl_in userSession.s2 7199 7200
+    [ "$(rcli get userSession.s2)" != old ]
 }
 
 @test "poll: events of its scope after the cursor, messages from the position, the limit" {

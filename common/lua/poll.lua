@@ -18,7 +18,8 @@
 --        ('' at position 0 or with no channel).
 --        Notices trimmed away (over NOTICE_MAXLEN) are skipped, no reset.
 -- Errors: CHAT401:key, CHAT404:session, CHAT403:session.
--- Writes: the session's TTL, userSession, userStatus (presence); the
+-- Writes: the session's TTL, userSession, userStatus (presence), each at
+--        most once per REFRESH s; the
 --        user's rcg:read position of the channel followed, moved forward
 --        to the position this answer reaches.
 local EVENTS_SCAN = 1000 -- rcg:events entries one poll reads at most
@@ -32,9 +33,9 @@ local sk = P .. 'session.' .. s
 local h = redis.call('HMGET', sk, 'user', 'ch', 'jn', 'pos', 'sys', 'r', 'nid')
 if not h[1] then return redis.error_reply('CHAT404:session') end
 if h[1] ~= uid then return redis.error_reply('CHAT403:session') end
-redis.call('EXPIRE', sk, SESS_TTL)
-redis.call('SET', 'userSession.' .. s, now(), 'EX', SESS_TTL)
-redis.call('SET', 'userStatus.' .. uid, now(), 'EX', STATUS_TTL)
+refresh(sk, SESS_TTL)
+refresh('userSession.' .. s, SESS_TTL, now())
+refresh('userStatus.' .. uid, STATUS_TTL, now())
 local ch, jn = h[2] or '', h[3] or '0'
 local pos = tonumber(h[4] or '0')
 if cjn == jn then pos = cpos else cchk = '' end
@@ -47,7 +48,10 @@ local function idlt(a, b)
   return am < bm or (am == bm and as < bs)
 end
 local ev = P .. 'events'
-if redis.call('EXISTS', ev) == 1 then
+-- nothing after the cursor (the common case): no events are due, and
+-- none can have been trimmed past it; one cheap look at the tail
+local newer = redis.call('XREVRANGE', ev, '+', '(' .. after, 'COUNT', 1)
+if #newer > 0 then
   local info = redis.call('XINFO', 'STREAM', ev)
   local f = {}
   for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
@@ -62,8 +66,8 @@ if redis.call('EXISTS', ev) == 1 then
   end
 end
 local out = {}
-local entries = redis.call('XRANGE', ev, '(' .. after, '+', 'COUNT',
-  EVENTS_SCAN)
+local entries = #newer > 0 and redis.call('XRANGE', ev, '(' .. after, '+',
+  'COUNT', EVENTS_SCAN) or {}
 for _, en in ipairs(entries) do
   if #out >= limit then break end
   after = en[1]

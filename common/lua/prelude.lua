@@ -29,8 +29,12 @@ local CID_TTL = 600 -- a clientId answers retries for 10 minutes
 -- (from anywhere), one attempt per SLOW_GAP seconds
 local FAIL_WINDOW, NAME_FACTOR, SLOW_GAP = 300, 10, 10
 -- userStatus.<uuid> exists while its user is online: set by a sign-in
--- and by every poll, so a poll held up to 55 s keeps it alive
+-- and by polls, so a poll held up to 55 s keeps it alive
 local STATUS_TTL = 60
+-- a poll refreshes presence and the session's TTLs at most once per
+-- REFRESH seconds: a write is what AOF and replicas pay for, a TTL read
+-- is not
+local REFRESH = 10
 -- an access key's idle expiry slides at most once per KEY_SLIDE seconds
 local KEY_SLIDE = 60
 -- private-message notices kept per user (rcg:notice.<uid>, MAXLEN ~)
@@ -109,6 +113,14 @@ local function move_hash(uid, old, json, pw)
   redis.call('SET', P .. 'pw.' .. uid, pw)
   redis.call('LSET', 'users', i, json)
   return 1
+end
+
+-- SET k value EX ttl (value nil: EXPIRE k ttl) unless k's TTL is still
+-- within REFRESH seconds of ttl
+local function refresh(k, ttl, value)
+  if redis.call('TTL', k) >= tonumber(ttl) - REFRESH then return end
+  if value then redis.call('SET', k, value, 'EX', ttl)
+  else redis.call('EXPIRE', k, ttl) end
 end
 
 -- an event for the pollers: XADD rcg:events, then PUBLISH rcg:wake
