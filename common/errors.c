@@ -107,6 +107,10 @@ static const struct err_row rows[CHAT_E__MAX] = {
                                .code = 230,
                                .text = "write not confirmed by the Redis "
                                        "replicas in time, retry later"},
+    /* the front servers' own 431 (deploy/errors/431.json), same code */
+    [CHAT_E_HEAD_TOO_LARGE] = {.status = 431,
+                               .code = 225,
+                               .text = "request header fields too large"},
 };
 
 enum chat_err chat_fail(struct chat_error *e, enum chat_err err,

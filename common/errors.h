@@ -41,6 +41,7 @@ enum chat_err {
     CHAT_E_INTERNAL,       /* 500, JSON, never a page */
     CHAT_E_SLOW_HEAD,      /* 408: no complete request head in time */
     CHAT_E_NOT_REPLICATED, /* 503: fewer than CHAT_REDIS_WAIT replicas */
+    CHAT_E_HEAD_TOO_LARGE, /* 431: chat-poller, a request head over 8 KiB */
     CHAT_E__MAX
 };
 

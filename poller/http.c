@@ -18,7 +18,15 @@
 #include "poller/metrics.h"
 #include "poller/waiters.h"
 
+/* A request head over HEADERS_MAX is answered 431 (JSON). libevent 2.1
+ * answers its own limits with an HTML page and no hook, so its limits sit
+ * above anything a front server passes on: Apache forwards up to 100
+ * fields of 8190 bytes, nginx 32 KiB, lighttpd 8 KiB. Likewise a body up
+ * to BODY_READ_MAX reaches dispatch() (a POST is a JSON 405; a GET's body
+ * is ignored); the front configs refuse larger ones first. */
 #define HEADERS_MAX 8192
+#define HEADERS_READ_MAX (1024 * 1024)
+#define BODY_READ_MAX (64 * 1024)
 
 typedef void (*route_fn)(struct evhttp_request *req);
 
@@ -148,6 +156,22 @@ static const struct route routes[] = {
     {.path = "/health", .fn = serve_health},
 };
 
+/* The head's size as a client sent it: request line and "name: value"
+ * lines with their CRLFs. */
+static size_t head_size(struct evhttp_request *req)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *uri = evhttp_request_get_uri(req);
+    const struct evkeyval *kv;
+    size_t n = (uri ? strlen(uri) : 0) + sizeof "OPTIONS  HTTP/1.1\r\n";
+
+    TAILQ_FOREACH(kv, h, next)
+    {
+        n += strlen(kv->key) + strlen(kv->value) + 4;
+    }
+    return n;
+}
+
 static void dispatch(struct evhttp_request *req, void *arg)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -155,6 +179,10 @@ static void dispatch(struct evhttp_request *req, void *arg)
 
     (void)arg;
     conns_head_done(req);
+    if (head_size(req) > HEADERS_MAX) {
+        fail(req, CHAT_E_HEAD_TOO_LARGE, NULL);
+        return;
+    }
     for (size_t i = 0; path && i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(path, routes[i].path) != 0)
             continue;
@@ -174,17 +202,24 @@ static void dispatch(struct evhttp_request *req, void *arg)
 
 int http_setup(struct evhttp *http, const struct config *cfg)
 {
-    /* Bounded input: small headers, no bodies, and connections that never
-     * send a request line are closed after CHAT_POLLER_IDLE seconds. A
-     * parked poll does not read, so the read timeout does not cut it;
-     * streams drop it (waiters.c). */
-    evhttp_set_max_headers_size(http, HEADERS_MAX);
-    evhttp_set_max_body_size(http, 0);
+    /* Bounded input (see HEADERS_MAX), and connections that never send a
+     * request line are closed after CHAT_POLLER_IDLE seconds. A parked
+     * poll does not read, so the read timeout does not cut it; streams
+     * drop it (waiters.c). Every method libevent knows reaches dispatch(),
+     * which answers all but GET and OPTIONS with a JSON 405. */
+    evhttp_set_max_headers_size(http, HEADERS_READ_MAX);
+    evhttp_set_max_body_size(http, BODY_READ_MAX);
+    /* A body over the limit is read to its end before the 413, so that a
+     * front server sending it sees an answer, not a reset (a 502). */
+    if (evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE) != 0)
+        log_warn("libevent without lingering close: a body over 64 KiB is "
+                 "cut off");
     evhttp_set_timeout(http, cfg->poller_idle);
     max_hold = cfg->poll_max_hold;
     evhttp_set_allowed_methods(
         http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                  EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+                  EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                  EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(http, dispatch, NULL);
     return 0;
 }

@@ -118,6 +118,10 @@ retry_after() {
     [ "$BODY" = "$(cat "$ROOT/deploy/errors/501.json")" ]
 }
 
+@test "the poller's edge answers are JSON through lighttpd (431, 405, 413, 501)" {
+    check_poller_edges
+}
+
 @test "every shipped error body is the contract's JSON error, codes as documented" {
     for f in "$ROOT"/deploy/errors/*.json; do
         s=$(basename "$f" .json)

@@ -370,6 +370,37 @@ header_of() {
     expect_status 200
 }
 
+@test "what libevent refuses with an HTML page reaches the poller's JSON: heads over 8 KiB, bodies, every known method" {
+    direct GET /poll \
+        -H "X-Pad: $(head -c 8150 /dev/zero | tr '\0' a)"
+    expect_status 431
+    [ "$(jq -r .error.code <<<"$BODY")" = 225 ]
+    # bodies up to 64 KiB are read: a POST is 405 (Allow: GET, OPTIONS),
+    # a GET's body is ignored
+    HTTP_STATUS=$(curl -s -o "$TEST_DIR/body" -D "$TEST_DIR/head" -w '%{http_code}' \
+        --unix-socket "$TEST_DIR/poller.sock" --data-binary 'hello' "http://poller/poll")
+    [ "$HTTP_STATUS" = 405 ]
+    [ "$(jq -r .error.code "$TEST_DIR/body")" = 215 ]
+    grep -qi '^Allow: GET, OPTIONS' "$TEST_DIR/head"
+    direct GET /health --data-binary 'ignored'
+    expect_status 200
+    for m in PUT DELETE PATCH TRACE; do
+        direct "$m" /events
+        expect_status 405
+        [ "$(jq -r .error.code <<<"$BODY")" = 215 ]
+    done
+    # past 64 KiB, and for a method it does not know, libevent answers
+    # itself (an HTML page, which every front config replaces with JSON:
+    # tests/server_common.bash check_poller_edges); the poller serves on
+    head -c 100000 /dev/zero | tr '\0' a >"$TEST_DIR/body100k"
+    direct POST /poll --data-binary "@$TEST_DIR/body100k"
+    expect_status 413
+    direct BREW /poll
+    expect_status 501
+    direct GET /health
+    expect_status 200
+}
+
 @test "metrics: Prometheus text with the documented series" {
     http GET /metrics
     expect_status 200

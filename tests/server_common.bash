@@ -211,6 +211,33 @@ check_front_errors() {
     expect_json_error 404 214
 }
 
+# check_poller_edges: what the poller's HTTP library (libevent 2.1) would
+# answer with an HTML page of its own reaches the client as JSON through
+# the front server: a head the front passes but over the poller's 8 KiB
+# (431, the poller's), a body on /poll (405, the poller's), a body over the
+# 64 KiB the poller reads (413, the front's) and a method libevent does not
+# know (501, the front's).
+check_poller_edges() {
+    local pad
+    HEADERS=""
+    pad=$(head -c 8150 /dev/zero | tr '\0' a)
+    http_ct GET "/poll?sessionUUID=$A_SESSION" -H "Authorization: Bearer $A_KEY" -H "X-Pad: $pad"
+    expect_json_error 431 225
+    http_ct POST "/poll?sessionUUID=$A_SESSION" -H "Authorization: Bearer $A_KEY" --data-binary 'hello'
+    expect_json_error 405 215
+    http_ct PATCH "/events?sessionUUID=$A_SESSION" -H "Authorization: Bearer $A_KEY"
+    expect_json_error 405 215
+    head -c 100000 /dev/zero | tr '\0' a >"$TEST_DIR/body100k"
+    http_ct POST /events --data-binary "@$TEST_DIR/body100k"
+    expect_json_error 413 217
+    raw 'BREW /poll HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'
+    expect_json_error 501 225
+    # and the poller serves on
+    HEADERS=""
+    http_ct GET "/poll?sessionUUID=$A_SESSION&timeout=0" -H "Authorization: Bearer $A_KEY"
+    expect_status 200
+}
+
 # check_poller_down: a poll held when chat-poller is killed (by its pid),
 # and /poll and /events while it is down, answer a JSON 502 or 503 with
 # Retry-After; they work again once it is restarted. (The suite's last

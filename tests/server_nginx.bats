@@ -48,6 +48,10 @@ teardown_file() { stack_teardown; }
     check_slow_poll
 }
 
+@test "nginx: the poller's edge answers are JSON (431, 405, 413, 501)" {
+    check_poller_edges
+}
+
 @test "nginx: its own errors are JSON (400, 400/431, 404)" {
     check_front_errors
 }
