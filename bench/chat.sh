@@ -30,7 +30,10 @@
 # Env: CLIENTS (20), WINDOW (8), DURATION (10), RUNS (3), CLIENT_PROCS (4),
 # SCENARIO (1|2|all), SC2_CLIENTS (200), SC2_RATE (1), SC2_RUNS (1),
 # WARMUP (2), DRAIN (2), BUILD (build/release), STATS (0; 1 prints our
-# Redis command counts and poller counters after each of our runs).
+# Redis command counts and poller counters after each of our runs),
+# SIO_MESSAGE (text: Socket.IO broadcasts the bare text, as the issue
+# measured it; contract: it broadcasts the message object our /poll
+# delivers, the same bytes per delivery; see bench/sio_server.mjs).
 #   flock /tmp/chat-heavy.lock bash bench/chat.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -41,6 +44,8 @@ CLIENTS=${CLIENTS:-20} WINDOW=${WINDOW:-8} DURATION=${DURATION:-10} RUNS=${RUNS:
 CLIENT_PROCS=${CLIENT_PROCS:-4} SCENARIO=${SCENARIO:-all}
 SC2_CLIENTS=${SC2_CLIENTS:-200} SC2_RATE=${SC2_RATE:-1} SC2_RUNS=${SC2_RUNS:-1}
 WARMUP=${WARMUP:-2} DRAIN=${DRAIN:-2} SYSTEMS=${SYSTEMS:-both}
+SIO_MESSAGE=${SIO_MESSAGE:-text}
+case $SIO_MESSAGE in text | contract) ;; *) echo "SIO_MESSAGE=$SIO_MESSAGE: use text or contract" >&2; exit 2 ;; esac
 case $SCENARIO in 1 | 2 | all) ;; *) echo "SCENARIO=$SCENARIO: use 1, 2 or all" >&2; exit 2 ;; esac
 [ $((SC2_CLIENTS % 2)) -eq 0 ] || { echo "SC2_CLIENTS must be even (pairs)" >&2; exit 2; }
 command -v node >/dev/null || { echo "node missing" >&2; exit 1; }
@@ -142,7 +147,7 @@ run_sio() { # SCENARIO RUN MODE CLIENTS ROOM_SIZE
     mkdir -p "$SIO_DIR"
     stack_port_check "$port" sio_server.mjs || return 1
     stack_redis_start "$SIO_DIR" "$redis" || { echo "Socket.IO's redis did not start" >&2; return 1; }
-    PORT=$port REDIS_URL="redis://127.0.0.1:$redis" \
+    PORT=$port REDIS_URL="redis://127.0.0.1:$redis" SIO_MESSAGE=$SIO_MESSAGE \
         stack_spawn node "$ROOT/bench/sio_server.mjs" >"$SIO_DIR/sio.log" 2>&1
     echo $! >"$SIO_DIR/sio.pid"
     stack_wait_up "$!" 15 grep -qx listening "$SIO_DIR/sio.log" ||
@@ -153,6 +158,7 @@ run_sio() { # SCENARIO RUN MODE CLIENTS ROOM_SIZE
 
 echo "chat: ours (lighttpd + chat-poller + chat.fcgi + Redis) vs Socket.IO 4.8 polling + Redis adapter"
 echo "      $CLIENT_PROCS client processes, warm-up $WARMUP s, drain $DRAIN s, $DURATION s measured per run"
+echo "      Socket.IO broadcasts: $([ "$SIO_MESSAGE" = text ] && echo "the bare text" || echo "the contract's message object (as our /poll)")"
 if [ "$SCENARIO" != 2 ]; then
     for run in $(seq 1 "$RUNS"); do
         [ "$SYSTEMS" = sio ] || run_ours 1 "$run" closed "$CLIENTS" "$CLIENTS"

@@ -112,7 +112,8 @@ export function sio(url, onText, error) {
     },
     async join(c) {
       c.sock = io(url, { transports: ["polling"], forceNew: true, reconnection: false, agent });
-      c.sock.on("m", (text) => onText(c, text, now()));
+      // the text, or (SIO_MESSAGE=contract) the text of the message object
+      c.sock.on("m", (m) => onText(c, typeof m === "string" ? m : m.channelMessage.Message, now()));
       c.sock.on("disconnect", (why) => error(`disconnect ${why}`));
       c.sock.on("connect_error", (e) => error(`connect_error ${e.message}`));
       await c.sock.timeout(10000).emitWithAck("join", `r${c.room}`);

@@ -6,7 +6,15 @@
 // (io.to(room).emit: a PUBLISH to Redis and the local delivery). It stores
 // nothing and checks nothing: no history, no users, no sessions, no rate
 // limit. Prints "listening" once it accepts.
-// Env: PORT, REDIS_URL (redis://127.0.0.1:PORT).
+// What it broadcasts (SIO_MESSAGE):
+//   text      the text alone (default; the peer as the issue measured it)
+//   contract  the object our /poll delivers for a channel message: a new
+//             UUID, the sender's UUID and {UUID, Username, OnLine},
+//             RecipientUUID, Message and CreatedAt, in the same
+//             {"type":"channelMessage","channelMessage":{...}} shape (docs/
+//             contract.md), so both sides carry the same bytes per delivery
+// Env: PORT, REDIS_URL (redis://127.0.0.1:PORT), SIO_MESSAGE.
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
@@ -17,14 +25,21 @@ const sub = pub.duplicate();
 for (const c of [pub, sub]) c.on("error", (e) => console.error(`redis: ${e.message}`));
 await Promise.all([pub.connect(), sub.connect()]);
 
+const contract = process.env.SIO_MESSAGE === "contract";
 const http = createServer();
 const io = new Server(http, { transports: ["polling"], serveClient: false, adapter: createAdapter(pub, sub) });
 io.on("connection", (socket) => {
+  const me = { UUID: randomUUID(), Username: `u${socket.id.slice(0, 6)}`, OnLine: true };
+  const shaped = (text) => ({
+    type: "channelMessage",
+    channelMessage: { UUID: randomUUID(), SenderUUID: me.UUID, Sender: me, RecipientUUID: "", Message: text,
+      CreatedAt: new Date().toISOString() },
+  });
   socket.on("join", (room, ack) => {
     socket.join(String(room));
     if (typeof ack === "function") ack();
   });
-  socket.on("msg", (room, text) => io.to(String(room)).emit("m", text));
+  socket.on("msg", (room, text) => io.to(String(room)).emit("m", contract ? shaped(text) : text));
 });
 
 // SIGTERM (bench/chat.sh's stop): close the clients' polls, then exit
