@@ -8,47 +8,18 @@
 //   CHROMIUM   the browser binary (default /usr/bin/chromium)
 //   REDIS_PORT the stack's redis (to expire a session); that step is skipped without it
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { check, launchChromium, until as untilMs } from "./harness.mjs";
+import { browserScript, check, until as untilMs } from "./harness.mjs";
 
-const BASE = process.env.BASE;
-if (!BASE) {
-  console.error("BASE is not set");
-  process.exit(2);
-}
-const ART = process.env.ARTIFACTS || "tests/artifacts/web";
-mkdirSync(ART, { recursive: true });
 const T = 15000; // a push must show up within this
 const started = Date.now();
 
-const browser = await launchChromium();
-
-const pages = {};
-const problems = []; // page errors and CSP violations, from every page
-let step = 0;
-
-function ok(what) {
-  step += 1;
-  console.log(`ok ${step} - ${what}`);
-}
+// problems: page errors and CSP violations, from every page
+const run = await browserScript("");
+const { BASE, ART, browser, problems, ok, fail } = run;
 
 async function shot(page, name) {
   await page.screenshot({ path: join(ART, `${name}.png`) });
-}
-
-async function fail(err) {
-  console.log(`not ok ${step + 1} - ${err && err.message ? err.message : err}`);
-  for (const [name, page] of Object.entries(pages)) {
-    try {
-      await shot(page, `FAILED-${name}`);
-    } catch {
-      /* closed already */
-    }
-  }
-  if (problems.length) console.log(`# page problems:\n# ${problems.join("\n# ")}`);
-  await browser.close();
-  process.exit(1);
 }
 
 // a push must show up within T unless told otherwise
@@ -56,16 +27,7 @@ const until = (fn, what, timeout = T) => untilMs(fn, what, timeout);
 
 async function open(name, viewport = { width: 1280, height: 720 }) {
   const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "UTC" });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    // A fetch answered 4xx/5xx is logged by chromium as "Failed to load
-    // resource"; those are expected (401 after sign-out, 503 tests).
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) {
-      problems.push(`${name}: console: ${m.text()}`);
-    }
-  });
-  pages[name] = page;
+  const page = run.watch(await context.newPage(), name);
   await page.goto(BASE + "/");
   return page;
 }
@@ -149,7 +111,7 @@ try {
   check(await eve.locator("#chat-view").isHidden(), "no chat after a wrong password");
   ok("a wrong password is refused in words");
   await eve.context().close();
-  delete pages.eve;
+  run.unwatch("eve");
 
   // -------------------------------------------------- General
   await say(alice, "hello from alice");
@@ -372,7 +334,7 @@ try {
   check(problems.length === 0, `no page errors or CSP violations:\n${problems.join("\n")}`);
   ok("no page errors, no CSP violations");
   await browser.close();
-  console.log(`1..${step}`);
+  console.log(`1..${run.steps}`);
   console.log(`# ${((Date.now() - started) / 1000).toFixed(1)} s in the browser`);
 } catch (err) {
   await fail(err);

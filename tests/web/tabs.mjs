@@ -5,44 +5,19 @@
 //   BASE      the stack's URL (required)
 //   ARTIFACTS where screenshots of a failure go
 //   CHROMIUM  the browser binary (default /usr/bin/chromium)
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { check, launchChromium, until as untilMs } from "./harness.mjs";
+import { browserScript, check, until as untilMs } from "./harness.mjs";
 
-const BASE = process.env.BASE;
-if (!BASE) {
-  console.error("BASE is not set");
-  process.exit(2);
-}
-const ART = process.env.ARTIFACTS || "tests/artifacts/web";
-mkdirSync(ART, { recursive: true });
 const TABS = 10;
 const SIGN_IN_MS = 2000; // every tab signs in within this
 const SHOW_MS = 1000; // and shows each message within this
 
-const browser = await launchChromium();
-const problems = [];
-const all = [];
-let step = 0;
-
-function ok(what) {
-  step += 1;
-  console.log(`ok ${step} - ${what}`);
-}
+const run = await browserScript("tabs-");
+const { BASE, browser, problems, ok, fail } = run;
 
 const until = (fn, what, timeout) => untilMs(fn, what, timeout, 25);
 
 async function newTab(context, name) {
-  const page = await context.newPage();
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) {
-      problems.push(`${name}: console: ${m.text()}`);
-    }
-  });
-  page.name = name;
-  all.push(page);
-  return page;
+  return run.watch(await context.newPage(), name);
 }
 
 async function signedInAs(page, name, timeout) {
@@ -83,19 +58,6 @@ async function parkedPolls() {
   return m ? Number(m[1]) : -1;
 }
 
-async function fail(err) {
-  console.log(`not ok ${step + 1} - ${err && err.message ? err.message : err}`);
-  for (const p of all) {
-    try {
-      await p.screenshot({ path: join(ART, `FAILED-tabs-${p.name}.png`) });
-    } catch {
-      /* closed already */
-    }
-  }
-  if (problems.length) console.log(`# page problems:\n# ${problems.join("\n# ")}`);
-  await browser.close();
-  process.exit(1);
-}
 
 try {
   const suffix = Date.now().toString(36);

@@ -10,45 +10,16 @@
 //   BASE      the stack's URL (required)
 //   ARTIFACTS where screenshots of a failure go
 //   CHROMIUM  the browser binary (default /usr/bin/chromium)
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { check, launchChromium, until as untilMs } from "./harness.mjs";
+import { browserScript, check, until as untilMs } from "./harness.mjs";
 
-const BASE = process.env.BASE;
-if (!BASE) {
-  console.error("BASE is not set");
-  process.exit(2);
-}
-const ART = process.env.ARTIFACTS || "tests/artifacts/web";
-mkdirSync(ART, { recursive: true });
 const BADGE_MS = 1000; // a badge shows within this of the message's send
 const CLEAR_MS = 2000; // and clears in every tab within this of the click
 
-const browser = await launchChromium();
-const problems = [];
-const all = [];
-let step = 0;
-
-function ok(what) {
-  step += 1;
-  console.log(`ok ${step} - ${what}`);
-}
+const run = await browserScript("unread-");
+const { BASE, browser, problems, ok, fail } = run;
 
 const until = (fn, what, timeout) => untilMs(fn, what, timeout, 25);
 
-async function fail(err) {
-  console.log(`not ok ${step + 1} - ${err && err.message ? err.message : err}`);
-  for (const p of all) {
-    try {
-      await p.screenshot({ path: join(ART, `FAILED-unread-${p.name}.png`) });
-    } catch {
-      /* closed already */
-    }
-  }
-  if (problems.length) console.log(`# page problems:\n# ${problems.join("\n# ")}`);
-  await browser.close();
-  process.exit(1);
-}
 
 // A Notification that records instead of showing, permission "default"
 // until asked (then "granted" for the origin); and document.visibilityState
@@ -81,15 +52,7 @@ function fakes() {
 }
 
 async function newTab(context, name) {
-  const page = await context.newPage();
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) {
-      problems.push(`${name}: console: ${m.text()}`);
-    }
-  });
-  page.name = name;
-  all.push(page);
+  const page = run.watch(await context.newPage(), name);
   await page.goto(BASE + "/");
   return page;
 }
