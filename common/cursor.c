@@ -109,8 +109,7 @@ bad:
 }
 
 void cursor_format(char *out, const char *session, const char *sys,
-                   const char *jn, long pos, const char *chk,
-                   const char *nid)
+                   const char *jn, long pos, const char *chk, const char *nid)
 {
     snprintf(out, CURSOR_MAX, "%.8s.%s.%s.%ld%s%s%s%s", session, sys, jn, pos,
              chk[0] ? "~" : "", chk, nid[0] ? "." : "", nid);

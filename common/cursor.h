@@ -22,10 +22,9 @@ struct cursor {
     char sys[48]; /* "<ms>-<seq>" */
     char jn[24];  /* decimal */
     long pos;
-    char nid[48]; /* "<ms>-<seq>", "" = the session's start */
+    char nid[48];                 /* "<ms>-<seq>", "" = the session's start */
     char chk[CURSOR_CHK_LEN + 1]; /* lowercase hex, "" = not checked */
 };
-
 
 /* 1 when s is a stream id a cursor may carry ("<ms>-<seq>", each part at
  * most 2^64 - 1), else 0. */
@@ -39,7 +38,6 @@ enum chat_err cursor_parse(const char *text, const char *session,
 /* Writes the cursor text into out (CURSOR_MAX bytes); chk "" leaves the
  * check out, nid "" the notice part. */
 void cursor_format(char *out, const char *session, const char *sys,
-                   const char *jn, long pos, const char *chk,
-                   const char *nid);
+                   const char *jn, long pos, const char *chk, const char *nid);
 
 #endif

@@ -63,5 +63,6 @@ void pollreq_call(struct store_call *c, const struct config *cfg,
 {
     store_poll(c, cfg, p->key, p->session, p->has_cursor ? p->cur.jn : "",
                p->has_cursor ? p->cur.sys : "", p->has_cursor ? p->cur.pos : 0,
-               p->has_cursor ? p->cur.chk : "", POLLREQ_BATCH, p->has_cursor ? p->cur.nid : "");
+               p->has_cursor ? p->cur.chk : "", POLLREQ_BATCH,
+               p->has_cursor ? p->cur.nid : "");
 }

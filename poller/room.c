@@ -18,12 +18,12 @@ struct room_item {
 };
 
 struct room {
-    unsigned long gen;           /* which room a read reply belongs to */
-    int valid;                   /* base/end describe the list */
-    long base, end;              /* positions held: [base, end) */
+    unsigned long gen;                 /* which room a read reply belongs to */
+    int valid;                         /* base/end describe the list */
+    long base, end;                    /* positions held: [base, end) */
     char base_chk[CURSOR_CHK_LEN + 1]; /* cursor check at base */
-    long llen;                   /* list length the last read saw */
-    unsigned long long read_seq; /* feed sequence when it was sent */
+    long llen;                         /* list length the last read saw */
+    unsigned long long read_seq;       /* feed sequence when it was sent */
     struct room_item *ring; /* ROOM_MAX slots, position p at p % ROOM_MAX */
     unsigned reading : 1;   /* a read is in flight */
     unsigned again : 1;     /* woken during it: read once more */

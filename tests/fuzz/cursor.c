@@ -38,7 +38,8 @@ static void check_cursor(const struct cursor *c, const char *session)
     FUZZ_CHECK(cursor_parse(text, session, &again, &e) == CHAT_OK);
     FUZZ_CHECK(strcmp(again.sys, c->sys) == 0);
     FUZZ_CHECK(strcmp(again.jn, c->jn) == 0 && again.pos == c->pos);
-    FUZZ_CHECK(strcmp(again.chk, c->chk) == 0 && strcmp(again.nid, c->nid) == 0);
+    FUZZ_CHECK(strcmp(again.chk, c->chk) == 0 &&
+               strcmp(again.nid, c->nid) == 0);
 }
 
 /* Splits the input at '\n' into at most FIELDS NUL-terminated fields;
