@@ -28,8 +28,8 @@ static const struct {
     {.status = 408, .phrase = "Request Timeout"},
     {.status = 409, .phrase = "Conflict"},
     {.status = 413, .phrase = "Payload Too Large"},
-    {.status = 431, .phrase = "Request Header Fields Too Large"},
     {.status = 429, .phrase = "Too Many Requests", .extra = RETRY_AFTER},
+    {.status = 431, .phrase = "Request Header Fields Too Large"},
     {.status = 500, .phrase = "Internal Server Error"},
     {.status = 503, .phrase = "Service Unavailable", .extra = RETRY_AFTER},
 };

@@ -23,7 +23,8 @@
  * above anything a front server passes on: Apache forwards up to 100
  * fields of 8190 bytes, nginx 32 KiB, lighttpd 8 KiB. Likewise a body up
  * to BODY_READ_MAX reaches dispatch() (a POST is a JSON 405; a GET's body
- * is ignored); the front configs refuse larger ones first. */
+ * is ignored); the front configs refuse or replace what libevent still
+ * answers itself (docs/poller.md). */
 #define HEADERS_MAX      8192
 #define HEADERS_READ_MAX ((ev_ssize_t)1024 * 1024)
 #define BODY_READ_MAX    ((ev_ssize_t)64 * 1024)
