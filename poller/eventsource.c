@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "poller/metrics.h"
+#include "poller/room.h"
 #include "poller/waiter.h"
 
 #define STREAM_BUFFER_MAX    ((size_t)1024 * 1024)
@@ -46,21 +47,29 @@ static int stream_item(void *ctx, const char *json, size_t len,
            evbuffer_add(out, "\n\n", 2) != 0;
 }
 
+/* 1 when the client keeps more than STREAM_BUFFER_MAX unread: the stream
+ * ends, and the client resumes with Last-Event-ID. */
+static int stream_stuck(const struct waiter *w)
+{
+    struct bufferevent *bev = client_bufferevent(w->client);
+
+    if (!bev ||
+        evbuffer_get_length(bufferevent_get_output(bev)) <= STREAM_BUFFER_MAX)
+        return 0;
+    log_info("SSE client of session %.8s does not read; closing", w->p.session);
+    return 1;
+}
+
 int sse_write(struct waiter *w, const struct store_poll_result *res)
 {
     struct evbuffer *out = evbuffer_new();
-    struct bufferevent *bev = client_bufferevent(w->client);
     char cur[CURSOR_MAX];
     int rc = -1;
 
     if (!out)
         return -1;
-    if (bev &&
-        evbuffer_get_length(bufferevent_get_output(bev)) > STREAM_BUFFER_MAX) {
-        log_info("SSE client of session %.8s does not read; closing",
-                 w->p.session);
+    if (stream_stuck(w))
         goto out;
-    }
     if (render_poll_each(res, w->p.session, stream_item, out, cur) < 0)
         goto out;
     /* After the batch's objects (each an ordinary event), the reset event
@@ -74,6 +83,26 @@ int sse_write(struct waiter *w, const struct store_poll_result *res)
 out:
     evbuffer_free(out);
     return rc;
+}
+
+long sse_write_room(struct waiter *w, struct chan *ch)
+{
+    struct evbuffer *out;
+    struct cursor next;
+    long k;
+
+    if (stream_stuck(w))
+        return -2;
+    out = evbuffer_new();
+    if (!out)
+        return -1;
+    k = room_each(ch, &w->p, stream_item, out, &next);
+    if (k > 0) {
+        answer_stream_chunk(w->req, out);
+        w->p.cur = next;
+    }
+    evbuffer_free(out);
+    return k;
 }
 
 void sse_heartbeat(struct waiter *w)

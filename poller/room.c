@@ -1,4 +1,5 @@
 /* room.c - each followed channel's rendered messages and its shared read. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -314,19 +315,52 @@ static const struct jbuf *joined(struct room *r, long from, long to)
     return &r->joined;
 }
 
+/* Where an answer from the room to a cursor c ends (> c->pos), c->pos when
+ * nothing is new, -1 when the room cannot answer. */
+static long answer_end(const struct room *r, const struct cursor *c)
+{
+    long pos = c->pos;
+
+    if (!r || !r->valid || pos < r->base || pos > r->end ||
+        !check_matches(r, c))
+        return -1;
+    return pos + POLLREQ_BATCH < r->end ? pos + POLLREQ_BATCH : r->end;
+}
+
+long room_each(struct chan *ch, const struct pollreq *p, room_item_fn fn,
+               void *ctx, struct cursor *next)
+{
+    const struct room *r = ch->room;
+    const struct cursor *c = &p->cur;
+    char cur[CURSOR_MAX];
+    long to = answer_end(r, c);
+
+    if (to <= c->pos)
+        return to < 0 ? -1 : 0;
+    for (long q = c->pos; q < to; q++) {
+        const struct room_item *it = &r->ring[q % ROOM_MAX];
+        if (!it->json)
+            continue; /* undecodable: its position counts, as in S_POLL */
+        cursor_format(cur, p->session, c->sys, c->jn, q + 1, check_at(r, q + 1),
+                      c->nid);
+        if (fn(ctx, it->json, it->len, cur))
+            return -1;
+    }
+    *next = *c;
+    next->pos = to;
+    snprintf(next->chk, sizeof next->chk, "%s", check_at(r, to));
+    return to - c->pos;
+}
+
 long room_answer(struct chan *ch, struct jbuf *out, const struct pollreq *p)
 {
     struct room *r = ch->room;
     const struct jbuf *items;
     char cur[CURSOR_MAX];
-    long to, pos = p->cur.pos;
+    long pos = p->cur.pos, to = answer_end(r, &p->cur);
 
-    if (!r || !r->valid || pos < r->base || pos > r->end ||
-        !check_matches(r, &p->cur))
-        return -1;
-    if (pos == r->end)
-        return 0;
-    to = pos + POLLREQ_BATCH < r->end ? pos + POLLREQ_BATCH : r->end;
+    if (to <= pos)
+        return to < 0 ? -1 : 0;
     items = joined(r, pos, to);
     if (jbuf_failed(items))
         return -1;

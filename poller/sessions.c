@@ -33,7 +33,7 @@ static struct session_entry *buckets[BUCKETS];
 static long count;
 static struct event *sweeper;
 
-static time_t now_s(void)
+time_t sessions_now(void)
 {
     struct timespec ts;
 
@@ -115,7 +115,7 @@ void sessions_put(const struct pollreq *p, const struct session_seen *seen,
         unlink_entry(pp); /* too long to keep: always read */
         return;
     }
-    e->at = now_s();
+    e->at = sessions_now();
     e->sent = sent;
 }
 
@@ -132,7 +132,7 @@ int sessions_check(const struct pollreq *p, char *channel, size_t size,
     const struct session_entry *e = *slot_of(p->session);
     const struct chan *ch = NULL;
 
-    if (!e || !p->has_cursor || now_s() - e->at >= SESSIONS_TTL ||
+    if (!e || !p->has_cursor || sessions_now() - e->at >= SESSIONS_TTL ||
         strcmp(e->sys, p->cur.sys) != 0 || strcmp(e->jn, p->cur.jn) != 0 ||
         strcmp(e->nid, p->cur.nid) != 0 || e->user->event_seq > e->sent ||
         !same_key(e->key, p->key))
@@ -165,7 +165,7 @@ void sessions_drop(const char *session)
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
-    time_t now = now_s();
+    time_t now = sessions_now();
 
     (void)fd;
     (void)what;

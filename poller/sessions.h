@@ -15,6 +15,8 @@
 #ifndef CHAT_POLLER_SESSIONS_H
 #define CHAT_POLLER_SESSIONS_H
 
+#include <time.h>
+
 #include <event2/event.h>
 
 #include "common/pollreq.h"
@@ -22,6 +24,9 @@
 
 #define SESSIONS_TTL 10
 #define SESSIONS_MAX 65536
+
+/* Monotonic seconds: the clock of SESSIONS_TTL. */
+time_t sessions_now(void);
 
 struct session_entry;
 

@@ -10,6 +10,8 @@
 #ifndef CHAT_POLLER_WAITER_H
 #define CHAT_POLLER_WAITER_H
 
+#include <time.h>
+
 #include <event2/event_struct.h>
 #include <event2/http.h>
 
@@ -39,6 +41,7 @@ struct waiter {
     unsigned answered : 1;  /* invariant: a request is answered once */
     unsigned user_held : 1; /* user was held when the read was sent */
     unsigned long long sent_seq;
+    time_t read_at;   /* sessions_now() when its last S_POLL was sent */
     struct pollreq p; /* key, session, current position */
 };
 
@@ -70,6 +73,10 @@ void longpoll_answer_error(struct waiter *w, const struct chat_error *e);
 void sse_begin(struct waiter *w);
 /* Writes the batch as events; -1 when the stream must end. */
 int sse_write(struct waiter *w, const struct store_poll_result *res);
+/* The stream's next messages from the room of ch (room_each), its cursor
+ * moved past them: > 0 written, 0 nothing new, -1 the room cannot answer
+ * (read instead), -2 the client does not read (end the stream). */
+long sse_write_room(struct waiter *w, struct chan *ch);
 void sse_heartbeat(struct waiter *w);
 /* Ends the stream (or answers e when it never started); ends w. */
 void sse_end(struct waiter *w, const struct chat_error *e);

@@ -370,6 +370,7 @@ static void start_read(struct waiter *w)
         return;
     pollreq_call(&c, cfg, &w->p);
     w->sent_seq = feed_seq();
+    w->read_at = sessions_now();
     w->user_held = w->user != NULL;
     if (feed_call(&c, on_read, w) != 0) {
         on_read_fail(w, NULL);
@@ -558,10 +559,40 @@ static void wake_one(struct waiter *w)
         start_read(w);
 }
 
+/* A stream takes new messages from its channel's room while its key and
+ * session were read (S_POLL) within SESSIONS_TTL, as a known poll session
+ * does; a sys event or a notice still makes it read at once, and its
+ * heartbeat reads anyway. */
+static int stream_uses_room(const struct waiter *w)
+{
+    return w->kind == WAITER_STREAM && w->started && !w->reading &&
+           w->p.has_cursor && sessions_now() - w->read_at < SESSIONS_TTL;
+}
+
 static void wake_stream(struct waiter *w)
 {
-    if (w->kind == WAITER_STREAM)
+    if (w->kind == WAITER_STREAM && !stream_uses_room(w))
         wake_one(w);
+}
+
+/* One stream after its channel's room was read: what follows its cursor,
+ * in batches, or a read of its own when the room cannot answer. */
+static void answer_stream(struct waiter *w, struct chan *ch, int ok)
+{
+    long k = -1;
+
+    if (w->kind != WAITER_STREAM || w->reading)
+        return;
+    if (ok && stream_uses_room(w)) {
+        do {
+            k = sse_write_room(w, ch);
+        } while (k >= POLLREQ_BATCH);
+    }
+    if (k == -2 || (k >= 0 && waiter_draining(w)))
+        sse_end(w, NULL);
+    else if (k < 0)
+        start_read(w);
+    /* else up to date: the room reads on if more came meanwhile */
 }
 
 /* One parked poll after its channel's room was read. */
@@ -596,7 +627,11 @@ static void on_room_ready(struct chan *ch, int ok)
     jbuf_init(&body);
     while (w) {
         struct waiter *next = w->next;
-        answer_parked(w, ch, ok, &body);
+        /* either may end w */
+        if (w->kind == WAITER_POLL)
+            answer_parked(w, ch, ok, &body);
+        else
+            answer_stream(w, ch, ok);
         w = next;
     }
     jbuf_free(&body);
@@ -606,15 +641,18 @@ static void on_room_ready(struct chan *ch, int ok)
     chan_maybe_free(ch);
 }
 
-/* New chat messages in ch: one read of the room for every parked poll of
- * ch, a read of its own for each stream. */
+/* New chat messages in ch: one read of the room for every parked poll
+ * and every stream of ch that may take from it (stream_uses_room); the
+ * other streams read alone. */
 static void wake_messages(struct chan *ch)
 {
     long lo = -1;
 
     for (struct waiter *w = ch->head; w; w = w->next) {
-        if (w->kind == WAITER_POLL && !w->reading && w->p.has_cursor &&
-            (lo < 0 || w->p.cur.pos < lo))
+        int from_room = (w->kind == WAITER_POLL && !w->reading &&
+                         w->p.has_cursor) ||
+                        stream_uses_room(w);
+        if (from_room && (lo < 0 || w->p.cur.pos < lo))
             lo = w->p.cur.pos;
     }
     each_in_list(ch->head, wake_stream);

@@ -95,6 +95,34 @@ poll_bg() {
     [ -n "$c1" ]
 }
 
+@test "an SSE stream takes new messages from the room: no S_POLL per message, the same events as its catch-up read" {
+    sign_in A "sa-$RANDOM"
+    sign_in B "sb-$RANDOM"
+    join A ""
+    join B ""
+    poll A "" 0
+    c0=$CURSOR
+    curl -sN --max-time 30 -H "Authorization: Bearer $A_KEY" \
+        "$BASE/events?sessionUUID=$A_SESSION&cursor=$c0" >"$TEST_DIR/live.sse" &
+    live=$!
+    echo "$live" >>"$TEST_DIR/test.pids"
+    stack_wait_for 5 grep -q '^retry: ' "$TEST_DIR/live.sse"
+    reads0=$(metric chat_poller_catchup_reads_total)
+    for i in $(seq 1 20); do say B "" "live-$i"; done
+    stack_wait_for 5 grep -q '"Message":"live-20"' "$TEST_DIR/live.sse"
+    # one read per message before rooms served streams; now the shared
+    # room reads carry them (a read may still start while one is in flight)
+    reads=$(($(metric chat_poller_catchup_reads_total) - reads0))
+    [ "$reads" -le 2 ] || { echo "$reads catch-up reads for 20 messages" >&2; return 1; }
+    kill "$live"
+    # a new stream from the same cursor reads them in one S_POLL: the same
+    # ids and data lines, in the same order
+    curl -sN --max-time 2 -H "Authorization: Bearer $A_KEY" \
+        "$BASE/events?sessionUUID=$A_SESSION&cursor=$c0" >"$TEST_DIR/read.sse" || true
+    [ "$(grep -c '"Message":"live-' "$TEST_DIR/read.sse")" = 20 ]
+    diff <(grep -E '^(id|data): ' "$TEST_DIR/live.sse") <(grep -E '^(id|data): ' "$TEST_DIR/read.sse")
+}
+
 @test "sign-out cuts a known session's key within 1 s, parked or not" {
     sign_in E "ce-$RANDOM"
     join E ""
