@@ -649,9 +649,9 @@ static void wake_messages(struct chan *ch)
     long lo = -1;
 
     for (struct waiter *w = ch->head; w; w = w->next) {
-        int from_room = (w->kind == WAITER_POLL && !w->reading &&
-                         w->p.has_cursor) ||
-                        stream_uses_room(w);
+        int from_room =
+            (w->kind == WAITER_POLL && !w->reading && w->p.has_cursor) ||
+            stream_uses_room(w);
         if (from_room && (lo < 0 || w->p.cur.pos < lo))
             lo = w->p.cur.pos;
     }
