@@ -6,6 +6,9 @@ load helpers
 setup_file() { stack_setup; }
 teardown_file() { stack_teardown; }
 
+# a responder a failed test left behind ($TEST_DIR/test.pids)
+teardown() { teardown_test_pids; }
+
 # cgi METHOD URI BODY: runs the binary as CGI; sets OUT (headers + body).
 cgi() {
     printf '%s' "$3" > "$TEST_DIR/cgi.in"
@@ -65,6 +68,7 @@ cgi() {
     REDIS_ADDRESS="$REDIS_ADDRESS" CHAT_THREADS=2 \
         spawn-fcgi -n -s "$sock" -- "$ROOT/$BUILD/chat.fcgi" 2>>"$TEST_DIR/direct.log" &
     pid=$!
+    echo "$pid" >>"$TEST_DIR/test.pids"
     stack_wait_for 10 test -S "$sock"
     printf '{"type":"ready"}' > "$TEST_DIR/req"
     out=$(env -i REQUEST_METHOD=POST REQUEST_URI=/api CONTENT_LENGTH=16 \

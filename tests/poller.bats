@@ -619,6 +619,7 @@ fcgi_poll() {
     REDIS_ADDRESS="$REDIS_ADDRESS" CHAT_THREADS=4 CHAT_FCGI_POLL=1 \
         spawn-fcgi -n -s "$sock" -- "$ROOT/$BUILD/chat.fcgi" 2>>"$TEST_DIR/fcgi-poll.log" &
     pid=$!
+    echo "$pid" >>"$TEST_DIR/test.pids"
     stack_wait_for 10 test -S "$sock"
     q="sessionUUID=$U_SESSION&accessKey=$U_KEY&cursor=$c0"
     # timeout with nothing due: empty, same cursor
