@@ -7,6 +7,8 @@
 #include "common/proto.h"
 #include "common/utf8.h"
 
+/* json-c counts the levels of values, not containers: every value at most
+ * 16 deep, the object at 1 (docs/contract.md §5) */
 #define JSON_DEPTH 16
 
 json_object *proto_field(json_object *obj, const char *name)

@@ -153,6 +153,13 @@ raw() { # raw BODY-FILE [curl args]: POST a file as the body
     expect_error 400 1
     api '{"type":"ready"}'
     expect_status 200
+    # the limit (docs/contract.md §5): every value at most 16 levels deep,
+    # the object at 1: 15 arrays inside it may nest, empty at the last
+    open=$(printf '[%.0s' $(seq 1 15)) close=$(printf ']%.0s' $(seq 1 15))
+    api "{\"type\":\"ready\",\"x\":$open$close}"
+    expect_status 200
+    api "{\"type\":\"ready\",\"x\":${open}null$close}"
+    expect_error 400 1
 }
 
 @test "unknown keys are ignored, keys match case-insensitively" {

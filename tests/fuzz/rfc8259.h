@@ -2,8 +2,9 @@
  * for the request target: the oracle for which bodies proto_parse must
  * take. A text is one object (the contract's requests), white space is
  * only space, tab, LF and CR, strings hold no raw control character, and
- * nesting is at most RFC8259_DEPTH containers, as docs/contract.md §5
- * has it. */
+ * every value is at most RFC8259_DEPTH levels deep, the object being level
+ * 1 (so a container at the last level is empty), as docs/contract.md §5
+ * has it: json-c's depth counts the values, not the containers. */
 #ifndef CHAT_FUZZ_RFC8259_H
 #define CHAT_FUZZ_RFC8259_H
 
@@ -115,8 +116,6 @@ static int rfc8259_literal(struct rfc8259 *r, const char *w)
 /* The members of an object (close '}') or the elements of an array. */
 static int rfc8259_container(struct rfc8259 *r, int depth, int close)
 {
-    if (depth > RFC8259_DEPTH)
-        return 0;
     r->i++;
     rfc8259_ws(r);
     if (rfc8259_eat(r, close))
@@ -141,8 +140,11 @@ static int rfc8259_container(struct rfc8259 *r, int depth, int close)
     }
 }
 
+/* A value inside a container at level depth (0: the text itself). */
 static int rfc8259_value(struct rfc8259 *r, int depth)
 {
+    if (depth + 1 > RFC8259_DEPTH)
+        return 0;
     switch (rfc8259_peek(r)) {
     case '{':
         return rfc8259_container(r, depth + 1, '}');
