@@ -327,7 +327,7 @@ static long answer_end(const struct room *r, const struct cursor *c)
     return pos + POLLREQ_BATCH < r->end ? pos + POLLREQ_BATCH : r->end;
 }
 
-long room_each(struct chan *ch, const struct pollreq *p, room_item_fn fn,
+long room_each(struct chan *ch, const struct pollreq *p, poll_item_fn fn,
                void *ctx, struct cursor *next)
 {
     const struct room *r = ch->room;

@@ -16,6 +16,7 @@
 
 #include "common/jbuf.h"
 #include "common/pollreq.h"
+#include "common/render.h"
 #include "poller/channels.h"
 
 #define ROOM_MAX      256 /* rendered messages kept per channel */
@@ -47,15 +48,11 @@ void room_seed(struct chan *ch, long llen, const char *chk,
  * element for: the poll's own read checks it against the list). */
 long room_answer(struct chan *ch, struct jbuf *out, const struct pollreq *p);
 
-/* One message for a stream: its push object and the cursor after it;
- * non-zero stops room_each. */
-typedef int (*room_item_fn)(void *ctx, const char *json, size_t len,
-                            const char *cursor);
-
 /* The stream's share of the room: the messages after p's cursor (at most
- * POLLREQ_BATCH) to fn, each with the cursor after it, and next = the
- * cursor after the last. Returns as room_answer (-1 also when fn failed). */
-long room_each(struct chan *ch, const struct pollreq *p, room_item_fn fn,
+ * POLLREQ_BATCH) to fn (as render_poll_each calls it), each with the
+ * cursor after it, and next = the cursor after the last. Returns as
+ * room_answer (-1 also when fn failed). */
+long room_each(struct chan *ch, const struct pollreq *p, poll_item_fn fn,
                void *ctx, struct cursor *next);
 
 /* 1 when a poll at cursor c may park: its position is the room's end with

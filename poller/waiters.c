@@ -581,7 +581,7 @@ static void answer_stream(struct waiter *w, struct chan *ch, int ok)
 {
     long k = -1;
 
-    if (w->kind != WAITER_STREAM || w->reading)
+    if (w->reading)
         return;
     if (ok && stream_uses_room(w)) {
         do {
