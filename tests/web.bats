@@ -74,7 +74,7 @@ browser_run() {
     [[ "$output" == *"no page errors, no CSP violations"* ]]
 }
 
-@test "web: ten tabs of one profile over HTTP/1.1 share one poll: each signs in within 2 s and shows each message within 1 s" {
+@test "web: ten tabs of one profile over HTTP/1.1 share one poll: each signs in within 2 s and shows each message within 1 s; a slow join in the polling tab loses nothing" {
     browser_run tabs
 }
 

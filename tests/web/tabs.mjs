@@ -16,9 +16,23 @@ const { BASE, browser, problems, ok, fail } = run;
 
 const until = (fn, what, timeout) => untilMs(fn, what, timeout, 25);
 
+const pollAt = new Map(); // tab name -> when it last asked for /poll
+
 async function newTab(context, name) {
-  return run.watch(await context.newPage(), name);
+  const page = run.watch(await context.newPage(), name);
+  page.on("request", (r) => {
+    if (new URL(r.url()).pathname === "/poll") pollAt.set(name, Date.now());
+  });
+  return page;
 }
+
+// The tab of pages that asked for /poll last: the one holding the lock.
+function pollingTab(pages) {
+  return pages.reduce((a, b) => ((pollAt.get(b.name) || 0) > (pollAt.get(a.name) || 0) ? b : a));
+}
+
+const isJoin = (req) => new URL(req.url()).pathname === "/api" &&
+  (req.postData() || "").includes('"type":"channelJoin"');
 
 async function signedInAs(page, name, timeout) {
   await until(async () => (await page.isVisible("#chat-view")) &&
@@ -136,6 +150,40 @@ try {
   await say(tomPage, back);
   await allSee(tabs, back, SHOW_MS);
   ok("a sign-in in one tab signs in every tab, and they show new messages");
+
+  // -------------------------------------------------- a slow join in the polling tab
+  // Each tab joins with the shared session, and a join moves where the
+  // session's poll starts. A message sent after the other tabs' joins but
+  // before the polling tab's is in no poll answer: only in that join's
+  // history, which tabs.js passes on with the join.
+  const leader = pollingTab(tabs);
+  const others = tabs.filter((p) => p !== leader);
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await leader.route("**/api", async (route) => {
+    if (isJoin(route.request())) await held;
+    await route.continue();
+  });
+  await others[0].click("#signout");
+  await Promise.all(tabs.map((p) => until(() => p.isVisible("#signin-form"), `${p.name} signed out`, SIGN_IN_MS)));
+  const othersJoined = Promise.all(others.map((p) => p.waitForResponse((r) => isJoin(r.request()), { timeout: 5000 })));
+  await formSignIn(others[1], ana, "pw-ana-1");
+  await Promise.all(tabs.map((p) => signedInAs(p, ana, SIGN_IN_MS)));
+  await othersJoined;
+  const between = `between the joins ${suffix}`;
+  await say(tomPage, between);
+  await allSee([tomPage], between, SHOW_MS);
+  release();
+  await allSee(tabs, between, 2000);
+  await leader.unroute("**/api");
+  const next = `after the slow join ${suffix}`;
+  await say(tomPage, next);
+  await allSee(tabs, next, SHOW_MS);
+  for (const p of tabs) {
+    const b = await bubbles(p);
+    check(b.filter((t) => t === between).length === 1, `${p.name} shows "${between}" once: ${JSON.stringify(b)}`);
+  }
+  ok(`a message between the other tabs' joins and the polling tab's (${leader.name}) reaches every tab once`);
 
   // -------------------------------------------------- no Web Locks: a poll per tab
   const old = await browser.newContext({ locale: "en-GB", timezoneId: "UTC" });

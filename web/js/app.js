@@ -79,8 +79,9 @@ const tabs = new TabGroup({
   batch: (reply, key) => {
     if (state.auth && key === state.auth.key) onPollReply(reply, false);
   },
-  followed: (ch, session) => {
+  followed: (ch, session, messages) => {
     if (!state.auth || session !== state.auth.session) return;
+    for (const m of messages) addMessage(m); // the gap up to where the poll starts
     state.joined = ch;
     unread.clear(ch); // another tab opened it: read there
     renderRooms();
@@ -689,9 +690,10 @@ async function doJoin(ch) {
     state.joined = ch;
     unread.clear(ch);
     refreshUnread(); // the channel left is read to its end now (contract §2)
-    tabs.follow(ch, state.auth.session);
     const j = r.channelJoin || {};
-    for (const m of Array.isArray(j.messages) ? j.messages : []) addMessage(m);
+    const history = Array.isArray(j.messages) ? j.messages : [];
+    tabs.follow(ch, state.auth.session, history);
+    for (const m of history) addMessage(m);
     if (Array.isArray(j.users)) for (const u of j.users) mergeUser(u);
     renderRooms();
     if (state.channel === ch) el.title.textContent = channelTitle(ch);

@@ -29,7 +29,8 @@ export class TabGroup {
   //   adopt({auth, cursor, joined})   the profile's sign-in (another tab's)
   //   signedOut(note)            another tab signed out, or lost its key
   //   batch(reply)               a poll answer the leader received
-  //   followed(ch, session)      a tab made the session follow ch
+  //   followed(ch, session, messages)   a tab made the session follow ch;
+  //                              messages: the history its join read
   //   status(kind, info)         the leader's connection state
   //   kick()                     a tab asked the leader to retry now
   constructor(hooks) {
@@ -108,7 +109,7 @@ export class TabGroup {
       if (m.reply) this.hooks.batch(m.reply, m.key);
       break;
     case "follow":
-      this.hooks.followed(m.channel, m.session);
+      this.hooks.followed(m.channel, m.session, Array.isArray(m.messages) ? m.messages : []);
       break;
     case "status":
       this.hooks.status(m.kind, m.info || {});
@@ -125,7 +126,10 @@ export class TabGroup {
   signedIn(profile) { this.post({ t: "signin", profile }); }
   signedOut(note) { this.post({ t: "signout", note }); }
   batch(reply, key) { this.post({ t: "batch", reply, key }); }
-  follow(channel, session) { this.post({ t: "follow", channel, session }); }
+  // The join's history goes with it: a join moves where the session's poll
+  // starts, so a tab that joined earlier would miss what lies between its
+  // own history and this one.
+  follow(channel, session, messages) { this.post({ t: "follow", channel, session, messages }); }
   status(kind, info) {
     // an Error does not survive structured cloning as itself: words only
     const i = { delayMs: info.delayMs, retry: info.retry, recovered: info.recovered,
