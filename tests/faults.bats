@@ -50,7 +50,7 @@ teardown_file() {
     # a fault still running (its phase failed early) would start lighttpd,
     # Redis or the poller again after the stop below: let it end first
     p=$(cat "$FAULT_DIR/fault.pid" 2>/dev/null) &&
-        stack_wait_for 20 bash -c "! kill -0 $p" || true
+        stack_wait_for 20 stack_gone "$p" || true
     kill -CONT "$(cat "$TEST_DIR/redis.pid")" 2>/dev/null || true
     while read -r p; do
         k=$(stack_pids_below "$p")

@@ -18,7 +18,7 @@ go_setup_file() {
 go_teardown_file() {
     local pid
     pid=$(cat "$TEST_DIR/fcgi-poll.pid" 2>/dev/null) && kill -TERM "$pid" 2>/dev/null
-    [ -n "${pid:-}" ] && stack_wait_for 10 bash -c "! kill -0 $pid"
+    [ -n "${pid:-}" ] && stack_wait_for 10 stack_gone "$pid"
     stack_teardown
 }
 

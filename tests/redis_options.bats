@@ -30,7 +30,7 @@ CONF
 teardown_file() {
     local pid
     pid=$(cat "$TEST_DIR/redis.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
-    [ -n "${pid:-}" ] && stack_wait_for 10 bash -c "! kill -0 $pid"
+    [ -n "${pid:-}" ] && stack_wait_for 10 stack_gone "$pid"
     local reports
     reports=$(ls "$TEST_DIR"/asan.* "$TEST_DIR"/ubsan.* 2>/dev/null || true)
     [ -n "$reports" ] && { cat $reports >&2; rm -rf "$TEST_DIR"; return 1; }

@@ -80,6 +80,17 @@ stack_pid_of() {
     echo "$pid"
 }
 
+# stack_running PID: the process runs. One that has exited but is not yet
+# reaped is not running: a child whose parent exited first (chat.fcgi when
+# lighttpd stops) is reaped by PID 1, which in some containers takes seconds.
+stack_running() {
+    local stat
+    stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ $stat != Z* ]]
+}
+
+stack_gone() { ! stack_running "$1"; }
+
 # stack_wait_up PID SECONDS CMD...: as stack_wait_for, but fails at once
 # when PID (what we just started) has exited, e.g. because its port or
 # socket was taken.
@@ -87,7 +98,7 @@ stack_wait_up() {
     local pid=$1 deadline=$(( $(date +%s) + $2 ))
     shift 2
     until "$@" >/dev/null 2>&1; do
-        kill -0 "$pid" 2>/dev/null || return 1
+        stack_running "$pid" || return 1
         [ "$(date +%s)" -ge "$deadline" ] && return 1
         sleep 0.05
     done
@@ -272,10 +283,10 @@ stack_stop_pid() {
     # (each may fail harmlessly, under set -e too: gone already, or not
     # our child when a test restarts it)
     kill -"$sig" "$pid" 2>/dev/null || true
-    stack_wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+    stack_wait_for 10 stack_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     for k in $kids; do
-        stack_wait_for 10 bash -c "! kill -0 $k" || kill -9 "$k" 2>/dev/null || true
+        stack_wait_for 10 stack_gone "$k" || kill -9 "$k" 2>/dev/null || true
     done
     rm -f "$pidf"
     return 0
@@ -638,8 +649,8 @@ stack_run() {
         echo "self-signed: curl --cacert $STACK_TLS_DIR/cert.pem ${url}health; a browser asks to accept it once"
     fi
     # until the server ends (or, behind nginx, chat.fcgi: nothing respawns it)
-    while kill -0 "$(cat "$(stack_server_pidfile "$dir" "$server")")" 2>/dev/null; do
-        if [ "$server" = nginx ] && ! kill -0 "$(cat "$dir/chat-fcgi.pid")" 2>/dev/null; then
+    while stack_running "$(cat "$(stack_server_pidfile "$dir" "$server")")"; do
+        if [ "$server" = nginx ] && ! stack_running "$(cat "$dir/chat-fcgi.pid")"; then
             echo "chat.fcgi exited (see $dir/chat-fcgi.log)" >&2
             break
         fi
