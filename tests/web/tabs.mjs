@@ -39,6 +39,15 @@ async function signedInAs(page, name, timeout) {
     (await page.textContent("#me-name")) === name, `${page.name} signed in as ${name}`, timeout);
 }
 
+// Every page shows the sign-in form, or is signed in as name, within SIGN_IN_MS.
+function allSignedOut(pages) {
+  return Promise.all(pages.map((p) => until(() => p.isVisible("#signin-form"), `${p.name} signed out`, SIGN_IN_MS)));
+}
+
+function allSignedIn(pages, name) {
+  return Promise.all(pages.map((p) => signedInAs(p, name, SIGN_IN_MS)));
+}
+
 async function formSignIn(page, name, password) {
   await page.locator("#signin-form").waitFor({ timeout: 5000 });
   await page.fill("#username", name);
@@ -142,10 +151,10 @@ try {
 
   // -------------------------------------------------- sign-out and sign-in are the profile's
   await tabs[4].click("#signout");
-  await Promise.all(tabs.map((p) => until(() => p.isVisible("#signin-form"), `${p.name} signed out`, SIGN_IN_MS)));
+  await allSignedOut(tabs);
   ok("a sign-out in one tab signs out every tab");
   await formSignIn(tabs[6], ana, "pw-ana-1");
-  await Promise.all(tabs.map((p) => signedInAs(p, ana, SIGN_IN_MS)));
+  await allSignedIn(tabs, ana);
   const back = `signed in again ${suffix}`;
   await say(tomPage, back);
   await allSee(tabs, back, SHOW_MS);
@@ -165,10 +174,10 @@ try {
     await route.continue();
   });
   await others[0].click("#signout");
-  await Promise.all(tabs.map((p) => until(() => p.isVisible("#signin-form"), `${p.name} signed out`, SIGN_IN_MS)));
+  await allSignedOut(tabs);
   const othersJoined = Promise.all(others.map((p) => p.waitForResponse((r) => isJoin(r.request()), { timeout: 5000 })));
   await formSignIn(others[1], ana, "pw-ana-1");
-  await Promise.all(tabs.map((p) => signedInAs(p, ana, SIGN_IN_MS)));
+  await allSignedIn(tabs, ana);
   await othersJoined;
   const between = `between the joins ${suffix}`;
   await say(tomPage, between);
